@@ -1,0 +1,191 @@
+"""A small client for Plinth core over gRPC: AsyncClient and its blocking twin Client.
+
+Every call goes through AsyncClient.call, which adds the credentials and
+request id, applies the timeout and turns gRPC errors into PlinthError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+import orjson
+from google.protobuf import json_format, struct_pb2
+
+from plinth.errors import PlinthError
+from plinth.v1 import (
+    query_pb2,
+    record_service_pb2,
+    record_service_pb2_grpc,
+    schema_service_pb2,
+    schema_service_pb2_grpc,
+)
+
+Metadata = Sequence[tuple[str, str]]
+
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+]
+
+
+def equality_filter(where: dict[str, Any] | None) -> query_pb2.Filter:
+    """{"status": "active", "price": 10} -> all_of equality conditions."""
+    conditions = []
+    for field, value in (where or {}).items():
+        condition = query_pb2.Condition(field=field, operator=query_pb2.OPERATOR_EQ)
+        json_format.ParseDict(value, condition.value)
+        conditions.append(query_pb2.Filter(condition=condition))
+    if not conditions:
+        return query_pb2.Filter()
+    return query_pb2.Filter(all_of=query_pb2.FilterList(filters=conditions))
+
+
+def sort_keys(sort: Sequence[str]) -> list[query_pb2.SortField]:
+    """["-price", "name"] -> sort fields (a leading '-' sorts descending)."""
+    return [
+        query_pb2.SortField(field=key.lstrip("-"), descending=key.startswith("-"))
+        for key in sort
+        if key.strip("-")
+    ]
+
+
+class AsyncClient:
+    def __init__(
+        self,
+        target: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        channel: grpc.aio.Channel | None = None,
+    ) -> None:
+        self.channel = channel or grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+        self.schema = schema_service_pb2_grpc.SchemaServiceStub(self.channel)
+        self.records = record_service_pb2_grpc.RecordServiceStub(self.channel)
+        self._metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {api_key}"),) if api_key else ()
+        )
+        self._timeout = timeout
+
+    async def call(self, method, request, *, metadata: Metadata = (), timeout: float | None = None):
+        """Invoke one unary RPC; raises PlinthError."""
+        try:
+            return await method(
+                request, metadata=self._metadata + tuple(metadata), timeout=timeout or self._timeout
+            )
+        except grpc.aio.AioRpcError as error:
+            raise PlinthError.from_rpc(error) from None
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- schema ---
+
+    async def create_collection(
+        self, name: str, fields: list[dict[str, Any]], mode: str = "strict"
+    ) -> dict[str, Any]:
+        collection = json_format.ParseDict(
+            {"name": name, "fields": fields, "mode": f"COLLECTION_MODE_{mode.upper()}"},
+            schema_service_pb2.Collection(),
+        )
+        response = await self.call(
+            self.schema.CreateCollection,
+            schema_service_pb2.CreateCollectionRequest(collection=collection),
+        )
+        return json_format.MessageToDict(response.collection, preserving_proto_field_name=True)
+
+    async def delete_collection(self, name: str) -> None:
+        await self.call(self.schema.DeleteCollection, schema_service_pb2.DeleteCollectionRequest(name=name))
+
+    # --- records ---
+
+    async def create(self, collection: str, data: dict[str, Any]) -> dict[str, Any]:
+        request = record_service_pb2.CreateRecordRequest(collection=collection, data=orjson.dumps(data))
+        return orjson.loads((await self.call(self.records.CreateRecord, request)).record.json)
+
+    async def get(self, collection: str, record_id: str, fields: Sequence[str] = ()) -> dict[str, Any]:
+        request = record_service_pb2.GetRecordRequest(collection=collection, id=record_id, fields=fields)
+        return orjson.loads((await self.call(self.records.GetRecord, request)).record.json)
+
+    async def list(
+        self,
+        collection: str,
+        where: dict[str, Any] | None = None,
+        *,
+        sort: Sequence[str] = (),
+        fields: Sequence[str] = (),
+        limit: int = 0,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        request = record_service_pb2.ListRecordsRequest(
+            collection=collection,
+            filter=equality_filter(where),
+            sort=sort_keys(sort),
+            fields=fields,
+            page_size=limit,
+            offset=offset,
+        )
+        return orjson.loads((await self.call(self.records.ListRecords, request)).records)
+
+    async def count(self, collection: str, where: dict[str, Any] | None = None) -> int:
+        request = record_service_pb2.CountRecordsRequest(collection=collection, filter=equality_filter(where))
+        return (await self.call(self.records.CountRecords, request)).count
+
+    async def update(self, collection: str, record_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        request = record_service_pb2.UpdateRecordRequest(
+            collection=collection, id=record_id, data=orjson.dumps(data)
+        )
+        return orjson.loads((await self.call(self.records.UpdateRecord, request)).record.json)
+
+    async def replace(self, collection: str, record_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        request = record_service_pb2.ReplaceRecordRequest(
+            collection=collection, id=record_id, data=orjson.dumps(data)
+        )
+        return orjson.loads((await self.call(self.records.ReplaceRecord, request)).record.json)
+
+    async def delete(self, collection: str, record_id: str) -> None:
+        request = record_service_pb2.DeleteRecordRequest(collection=collection, id=record_id)
+        await self.call(self.records.DeleteRecord, request)
+
+
+class Client:
+    """The blocking client: AsyncClient's methods, run on a private event-loop thread."""
+
+    def __init__(self, target: str, *, api_key: str | None = None, timeout: float = 30.0) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="plinth-client")
+        self._thread.start()
+        self._async = self._run(self._make(target, api_key, timeout))
+
+    @staticmethod
+    async def _make(target: str, api_key: str | None, timeout: float) -> AsyncClient:
+        return AsyncClient(target, api_key=api_key, timeout=timeout)
+
+    def _run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def __getattr__(self, name: str):
+        method = getattr(self._async, name)
+        if not asyncio.iscoroutinefunction(method):
+            return method
+        return lambda *args, **kwargs: self._run(method(*args, **kwargs))
+
+    def close(self) -> None:
+        self._run(self._async.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,36 @@
+"""Who is calling: resolved once per request by the interceptor."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from core.errors import Code, PlinthError
+
+ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    project_id: str
+    space_id: str
+    role: str
+
+
+_current: ContextVar[Principal] = ContextVar("plinth_principal")
+
+
+def set_principal(principal: Principal) -> None:
+    _current.set(principal)
+
+
+def current() -> Principal:
+    return _current.get()
+
+
+def require_admin(action: str) -> Principal:
+    principal = current()
+    if principal.role != ADMIN:
+        raise PlinthError(Code.FORBIDDEN, f"{action} needs the admin role", permission=action)
+    return principal

@@ -1,0 +1,103 @@
+"""The control schema `plinth`, applied in order at start, once per version.
+
+A new migration is appended to MIGRATIONS; applied ones are never edited.
+Core processes starting together serialize on an advisory lock.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from psycopg import AsyncConnection, sql
+
+log = logging.getLogger("plinth.db")
+
+LOCK_KEY = 0x706C696E7468  # "plinth"
+
+MIGRATIONS: list[str] = [
+    # 1: tenants, schema catalogue, API keys
+    """
+    CREATE FUNCTION plinth.uuid7() RETURNS uuid LANGUAGE sql VOLATILE AS $$
+      -- A time-ordered UUIDv7: 48-bit Unix milliseconds, then random bits.
+      SELECT encode(
+        set_bit(set_bit(
+          overlay(uuid_send(gen_random_uuid())
+                  PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
+                  FROM 1 FOR 6),
+          52, 1), 53, 1), 'hex')::uuid
+    $$;
+
+    CREATE TABLE plinth.projects (
+      id text PRIMARY KEY DEFAULT plinth.uuid7()::text,
+      name text NOT NULL UNIQUE,
+      created_at timestamptz NOT NULL DEFAULT now()
+    );
+
+    CREATE TABLE plinth.spaces (
+      id text PRIMARY KEY DEFAULT plinth.uuid7()::text,
+      project_id text NOT NULL REFERENCES plinth.projects ON DELETE CASCADE,
+      name text NOT NULL,
+      schema_name text NOT NULL UNIQUE,
+      schema_version bigint NOT NULL DEFAULT 0,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      UNIQUE (project_id, name)
+    );
+
+    CREATE TABLE plinth.collections (
+      id text PRIMARY KEY DEFAULT plinth.uuid7()::text,
+      space_id text NOT NULL REFERENCES plinth.spaces ON DELETE CASCADE,
+      name text NOT NULL,
+      mode text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz NOT NULL DEFAULT now(),
+      UNIQUE (space_id, name)
+    );
+
+    CREATE TABLE plinth.fields (
+      collection_id text NOT NULL REFERENCES plinth.collections ON DELETE CASCADE,
+      name text NOT NULL,
+      position int NOT NULL,
+      spec jsonb NOT NULL,
+      PRIMARY KEY (collection_id, name)
+    );
+
+    CREATE TABLE plinth.api_keys (
+      id text PRIMARY KEY DEFAULT plinth.uuid7()::text,
+      project_id text NOT NULL REFERENCES plinth.projects ON DELETE CASCADE,
+      space_id text NOT NULL REFERENCES plinth.spaces ON DELETE CASCADE,
+      name text NOT NULL,
+      role text NOT NULL,
+      key_hash bytea NOT NULL UNIQUE,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      revoked_at timestamptz
+    );
+
+    CREATE TABLE plinth.migrations (
+      id bigserial PRIMARY KEY,
+      space_id text NOT NULL REFERENCES plinth.spaces ON DELETE CASCADE,
+      description text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    );
+    """,
+]
+
+
+async def migrate(conn: AsyncConnection) -> None:
+    """Bring the control schema up to date inside one transaction."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        await conn.execute("CREATE SCHEMA IF NOT EXISTS plinth")
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS plinth.control_migrations ("
+            " version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        cur = await conn.execute("SELECT coalesce(max(version), 0) FROM plinth.control_migrations")
+        (current,) = await cur.fetchone()
+        for version, statement in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            await conn.execute(sql.SQL(statement))  # trusted constant DDL
+            await conn.execute(
+                "INSERT INTO plinth.control_migrations (version) VALUES (%s)", [version]
+            )
+            log.info("control schema migrated to version %d", version)

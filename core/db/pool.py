@@ -1,0 +1,28 @@
+"""The psycopg 3 async connection pool every core request draws from."""
+
+from __future__ import annotations
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+# Statements are prepared on their second use; plans are per shape, so a
+# steady workload runs prepared statements only.
+PREPARE_THRESHOLD = 1
+
+
+async def _configure(conn: AsyncConnection) -> None:
+    conn.prepare_threshold = PREPARE_THRESHOLD
+
+
+async def open_pool(url: str, min_size: int, max_size: int) -> AsyncConnectionPool:
+    pool = AsyncConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={"options": "-c TimeZone=UTC", "application_name": "plinth-core"},
+        configure=_configure,
+        open=False,
+        name="plinth",
+    )
+    await pool.open(wait=True, timeout=30)
+    return pool

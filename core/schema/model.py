@@ -1,0 +1,74 @@
+"""The schema as core holds it: immutable specs, cached per space."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
+from typing import Any
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+# Columns every collection table has; `_extra` holds a flexible collection's undeclared fields.
+SYSTEM_COLUMNS = ("id", "created_at", "updated_at", "deleted_at", "version")
+EXTRA_COLUMN = "_extra"
+RESERVED_NAMES = frozenset((*SYSTEM_COLUMNS, EXTRA_COLUMN))
+# System fields a caller may read, filter and sort on.
+READABLE_SYSTEM_FIELDS = ("id", "created_at", "updated_at")
+
+STRICT = "strict"
+FLEXIBLE = "flexible"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str
+    required: bool = False
+    unique: bool = False
+    default: Any = None  # a JSON value; None means no default
+    min: float | None = None
+    max: float | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    values: tuple[str, ...] = ()
+    index: bool = False
+    dimensions: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form (plinth.fields.spec): everything but the name."""
+        out = asdict(self)
+        del out["name"]
+        out["values"] = list(self.values)
+        return out
+
+    @classmethod
+    def from_json(cls, name: str, spec: dict[str, Any]) -> FieldSpec:
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in spec.items() if k in known}
+        kwargs["values"] = tuple(kwargs.get("values") or ())
+        return cls(name=name, **kwargs)
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    id: str
+    name: str
+    mode: str
+    fields: tuple[FieldSpec, ...] = field(default_factory=tuple)
+
+    @cached_property
+    def by_name(self) -> dict[str, FieldSpec]:
+        return {f.name: f for f in self.fields}
+
+    @property
+    def flexible(self) -> bool:
+        return self.mode == FLEXIBLE
+
+
+@dataclass(frozen=True)
+class SpaceSchema:
+    space_id: str
+    schema_name: str
+    version: int
+    collections: dict[str, CollectionSpec]
