@@ -14,6 +14,8 @@ def configure(process: str) -> None:
         level=os.environ.get("PLINTH_LOG_LEVEL", "INFO").upper(),
         format=f"%(asctime)s %(levelname)s {process} %(name)s: %(message)s",
     )
+    # pgserver narrates every step of starting Postgres at INFO.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
 def run(main: Coroutine[Any, Any, None]) -> None:

@@ -17,7 +17,7 @@ from core.query.ast import AllOf, AnyOf, Not, Op
 from core.query.plan import SYSTEM_FIELDS, Column, Planned, PlannedNode
 from core.schema.model import EXTRA_COLUMN, CollectionSpec
 
-# json_build_object takes at most 100 arguments: 50 key/value pairs a call.
+# jsonb_build_object takes at most 100 arguments: 50 key/value pairs a call.
 PAIRS_PER_CALL = 50
 LIVE = sql.SQL("t.deleted_at IS NULL")
 
@@ -61,22 +61,14 @@ def table(schema_name: str, collection: CollectionSpec) -> sql.Composed:
 
 
 # --- record JSON ---------------------------------------------------------
+# A record is a row `t` rendered as JSON. Typed columns go through row_to_json /
+# json_agg of a sub-select, as PostgREST does: compact output, no argument limit.
 
 
 def _value_sql(column: Column) -> sql.Composable:
     if column.spec is None:
         return sql.SQL("t.{} -> {}").format(sql.Identifier(EXTRA_COLUMN), sql.Literal(column.name))
     return sql.SQL("t.{}").format(sql.Identifier(column.name))
-
-
-def _build_object(columns: Iterable[Column], binary: bool) -> sql.Composable:
-    pairs = [sql.SQL("{}, {}").format(sql.Literal(c.name), _value_sql(c)) for c in columns]
-    function = sql.SQL("jsonb_build_object" if binary or len(pairs) > PAIRS_PER_CALL else "json_build_object")
-    calls = [
-        sql.SQL("{}({})").format(function, sql.SQL(", ").join(pairs[i : i + PAIRS_PER_CALL]))
-        for i in range(0, len(pairs), PAIRS_PER_CALL)
-    ]
-    return sql.SQL("(") + sql.SQL(" || ").join(calls) + sql.SQL(")")
 
 
 def all_columns(collection: CollectionSpec) -> list[Column]:
@@ -88,17 +80,42 @@ def all_columns(collection: CollectionSpec) -> list[Column]:
     ]
 
 
-def record_json(collection: CollectionSpec, selection: tuple[Column, ...] | None) -> sql.Composable:
-    """The JSON object of row `t`: the selection, or every field plus timestamps."""
-    if selection is not None:
-        return _build_object(selection, binary=False)
-    columns = all_columns(collection)
-    if not collection.flexible:
-        return _build_object(columns, binary=False)
-    # Undeclared keys first, so a declared field always wins over a stray key.
-    return sql.SQL("(t.{} || {})").format(
-        sql.Identifier(EXTRA_COLUMN), _build_object(columns, binary=True)
+def _select_list(columns: Iterable[Column]) -> sql.Composable:
+    return sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(_value_sql(c), sql.Identifier(c.name)) for c in columns
     )
+
+
+def _merged_with_extra(collection: CollectionSpec) -> sql.Composable:
+    """A flexible record: undeclared keys first, so a declared field always wins."""
+    pairs = [
+        sql.SQL("{}, {}").format(sql.Literal(c.name), _value_sql(c)) for c in all_columns(collection)
+    ]
+    calls = [
+        sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs[i : i + PAIRS_PER_CALL]))
+        for i in range(0, len(pairs), PAIRS_PER_CALL)
+    ]
+    return sql.SQL("(t.{} || ").format(sql.Identifier(EXTRA_COLUMN)) + sql.SQL(" || ").join(
+        calls
+    ) + sql.SQL(")")
+
+
+def record_json(collection: CollectionSpec, selection: tuple[Column, ...] | None) -> sql.Composable:
+    """One JSON object for the current row `t`: the selection, or every field plus timestamps."""
+    if selection is None and collection.flexible:
+        return _merged_with_extra(collection)
+    columns = selection if selection is not None else all_columns(collection)
+    return sql.SQL("(SELECT row_to_json(r) FROM (SELECT {}) r)").format(_select_list(columns))
+
+
+def _page_rows(
+    collection: CollectionSpec, selection: tuple[Column, ...] | None
+) -> tuple[sql.Composable, sql.Composable]:
+    """(select list of the inner query, the aggregate that turns its rows into a JSON array)."""
+    if selection is None and collection.flexible:
+        return sql.SQL("{} AS j").format(_merged_with_extra(collection)), sql.SQL("json_agg(p.j)")
+    columns = selection if selection is not None else all_columns(collection)
+    return _select_list(columns), sql.SQL("json_agg(p)")
 
 
 # --- filters and sorts -----------------------------------------------------
@@ -259,12 +276,14 @@ def select_page(
         if with_total
         else sql.SQL("NULL::bigint")
     )
+    rows, aggregate = _page_rows(collection, selection)
     query = sql.SQL(
-        "SELECT coalesce(json_agg(p.j), '[]')::text, {} FROM"
-        " (SELECT {} AS j FROM {} WHERE {} {} LIMIT {} OFFSET {}) p"
+        "SELECT coalesce({}, '[]')::text, {} FROM"
+        " (SELECT {} FROM {} WHERE {} {} LIMIT {} OFFSET {}) p"
     ).format(
+        aggregate,
         total,
-        record_json(collection, selection),
+        rows,
         source,
         where,
         order_sql(sort),

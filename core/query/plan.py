@@ -169,7 +169,8 @@ def plan_limit(page_size: int) -> int:
     return page_size or DEFAULT_LIMIT
 
 
-def plan_offset(offset: int) -> int:
-    if offset < 0:
-        raise bad_request("offset must not be negative")
-    return offset
+def plan_offset(offset: int, page: int, limit: int) -> int:
+    """Rows to skip: `page` (from 1) wins over `offset` when given."""
+    if offset < 0 or page < 0:
+        raise bad_request("offset and page must not be negative")
+    return (page - 1) * limit if page else offset

@@ -102,18 +102,19 @@ class RecordServicer(rpc.RecordServiceServicer):
 
     async def ListRecords(self, request: pb.ListRecordsRequest, context) -> pb.ListRecordsResponse:
         space, collection = await self._target(request.collection)
+        limit = plan.plan_limit(request.page_size)
         query = compile.select_page(
             space.schema_name,
             collection,
             plan.plan_filter(collection, ast.from_proto(request.filter)),
             plan.plan_sort(collection, [ast.Sort(s.field, s.descending) for s in request.sort]),
             plan.plan_fields(collection, list(request.fields)),
-            plan.plan_limit(request.page_size),
-            plan.plan_offset(request.offset),
+            limit,
+            plan.plan_offset(request.offset, request.page, limit),
             request.include_total,
         )
         records, total = await self._fetchone(*query)
-        return pb.ListRecordsResponse(records=records.encode(), total=total or 0)
+        return pb.ListRecordsResponse(records=records.encode(), total=total or 0, page_size=limit)
 
     async def CountRecords(self, request: pb.CountRecordsRequest, context) -> pb.CountRecordsResponse:
         space, collection = await self._target(request.collection)

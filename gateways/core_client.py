@@ -1,0 +1,44 @@
+"""What both gateways share: one core channel per worker, and the caller's metadata."""
+
+from __future__ import annotations
+
+import uuid
+
+from sanic import Request, Sanic
+
+from plinth import AsyncClient
+
+# Headers passed to core as gRPC metadata, unchanged.
+FORWARDED_HEADERS = ("authorization", "x-api-key", "x-space", "x-on-behalf-of")
+
+
+def attach_core_client(app: Sanic, core_addr: str) -> None:
+    """Open the channel when the worker starts and close it when it stops."""
+
+    @app.before_server_start
+    async def open_channel(app: Sanic) -> None:
+        app.ctx.core = AsyncClient(core_addr)
+
+    @app.after_server_stop
+    async def close_channel(app: Sanic) -> None:
+        await app.ctx.core.close()
+
+
+def request_id(request: Request) -> str:
+    """The caller's X-Request-Id, or a new one; kept on the request for the response."""
+    if not hasattr(request.ctx, "request_id"):
+        request.ctx.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    return request.ctx.request_id
+
+
+def core_metadata(request: Request) -> tuple[tuple[str, str], ...]:
+    """The caller's credentials and request id, as core expects them."""
+    forwarded = [(h, request.headers[h]) for h in FORWARDED_HEADERS if h in request.headers]
+    return (*forwarded, ("x-request-id", request_id(request)))
+
+
+async def call(request: Request, service: str, method: str, message):
+    """One unary call to core on behalf of the HTTP caller ("records", "CreateRecord", …)."""
+    core = request.app.ctx.core
+    stub = getattr(core, service)
+    return await core.call(getattr(stub, method), message, metadata=core_metadata(request))
