@@ -41,7 +41,7 @@ def _as_plinth_error(exc: Exception, on_schema_drift: Callable[[], None]) -> Pli
     if isinstance(exc, psycopg.OperationalError | OSError) or type(exc).__name__ == "PoolTimeout":
         log.error("database unavailable: %s", exc)
         return PlinthError(Code.UNAVAILABLE, "the database is unreachable; retry later")
-    log.exception("request %s failed", request_id.get())
+    log.exception("internal error (request id %s)", request_id.get())
     return PlinthError(Code.INTERNAL, f"internal error (request id {request_id.get()})")
 
 

@@ -24,6 +24,7 @@ from plinth import Client
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "plk_" + "test" * 10
 START_TIMEOUT = 90.0
+INTERNAL_MARK = "internal error (request id"
 
 
 def free_port() -> int:
@@ -165,6 +166,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+    # Any INTERNAL answer during the session is a bug, whatever the test saw.
+    for process in stack.processes.values():
+        assert INTERNAL_MARK not in process.output(), f"{process.name} logged an internal error"
 
 
 @pytest.fixture

@@ -67,10 +67,9 @@ def update(
         sets.append(sql.SQL("{} = {}").format(sql.Identifier(spec.name), value))
     if collection.flexible and (full or record.extras):
         extra = sql.Identifier(EXTRA_COLUMN)
-        merged = sql.SQL("{}") if full else sql.SQL("t.{} || {{}}").format(extra)
-        sets.append(
-            sql.SQL("{} = ").format(extra) + merged.format(params.add(Jsonb(record.extras)))
-        )
+        given = params.add(Jsonb(record.extras))
+        template = "{0} = {1}" if full else "{0} = t.{0} || {1}"  # PATCH merges keys
+        sets.append(sql.SQL(template).format(extra, given))
     sets.append(sql.SQL("updated_at = now(), version = t.version + 1"))
     condition = sql.SQL("t.id = {} AND t.deleted_at IS NULL").format(params.add(record_id))
     if expected_version:

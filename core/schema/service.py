@@ -6,6 +6,7 @@ import grpc
 from psycopg_pool import AsyncConnectionPool
 
 from core.auth.principal import current, require_admin
+from core.errors import not_found
 from core.schema import changes
 from core.schema.cache import SchemaCache
 from core.schema.model import FieldSpec
@@ -88,7 +89,7 @@ class SchemaServicer(rpc.SchemaServiceServicer):
         collection = await self._cache.collection(current().space_id, request.collection)
         old = collection.by_name.get(request.name)
         if old is None:
-            return field_from_proto(request.field)  # update_field answers NOT_FOUND
+            raise not_found(f"no field named {request.name!r} in {request.collection!r}")
         merged = field_to_proto(old)
         request.update_mask.MergeMessage(request.field, merged, replace_repeated_field=True)
         if "default" in request.update_mask.paths and not request.field.HasField("default"):

@@ -5,7 +5,12 @@ from core.logs import configure
 from gateways.rest.app import create_app
 from gateways.serve import serve
 
-if __name__ == "__main__":
+
+def main() -> None:
     configure("rest")
     settings = Settings.from_env()
     serve(create_app(settings), settings.rest_addr)
+
+
+if __name__ == "__main__":
+    main()

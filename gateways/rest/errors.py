@@ -65,5 +65,5 @@ async def handle(request: Request, exc: Exception) -> HTTPResponse:
         if status == 404:
             message = f"no route for {request.method} {request.path}"
         return envelope(request, status, code, message)
-    log.exception("request %s failed", request_id(request))
+    log.exception("internal error (request id %s)", request_id(request))
     return envelope(request, 500, "INTERNAL", f"internal error (request id {request_id(request)})")
