@@ -8,7 +8,7 @@ from pathlib import Path
 
 from psycopg import AsyncConnection
 
-from core.auth.keys import generate_key, hash_key
+from core.auth.keys import PREFIX, generate_key, hash_key
 from core.db.migrations import LOCK_KEY
 from core.spaces import create_space
 
@@ -19,6 +19,8 @@ DEFAULT_SPACE = "dev"
 
 
 async def bootstrap(conn: AsyncConnection, data_dir: Path, admin_key: str | None) -> None:
+    if admin_key and not admin_key.startswith(PREFIX):
+        raise SystemExit(f"PLINTH_ADMIN_KEY must start with {PREFIX!r}, like every Plinth API key")
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
         cur = await conn.execute(

@@ -1,0 +1,151 @@
+"""Golden tests of the query compiler: filter tree -> SQL text and parameters."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from psycopg.types.json import Jsonb
+
+from core.errors import PlinthError
+from core.query import compile, plan
+from core.query.ast import AllOf, AnyOf, Condition, Not, Op, Sort
+from core.schema.model import CollectionSpec, FieldSpec
+
+ITEMS = CollectionSpec(
+    "c1",
+    "items",
+    "flexible",
+    (
+        FieldSpec("price", "float"),
+        FieldSpec("qty", "integer"),
+        FieldSpec("name", "string"),
+        FieldSpec("tags", "string[]"),
+        FieldSpec("meta", "json"),
+        FieldSpec("day", "date"),
+        FieldSpec("at", "datetime"),
+        FieldSpec("ok", "boolean"),
+    ),
+)
+
+C = Condition
+
+
+def where(node) -> tuple[str, dict]:
+    params = compile.Params()
+    text = compile.where_sql(plan.plan_filter(ITEMS, node), params).as_string(None)
+    return text.removeprefix("t.deleted_at IS NULL AND "), params.values
+
+
+def unwrap(values: dict) -> dict:
+    return {k: v.obj if isinstance(v, Jsonb) else v for k, v in values.items()}
+
+
+@pytest.mark.parametrize(
+    "node, sql, params",
+    [
+        (C("price", Op.EQ, "10"), 't."price" = %(p0)s', [10.0]),
+        (C("qty", Op.EQ, None), 't."qty" IS NULL', []),
+        (C("qty", Op.NE, 3), 't."qty" IS DISTINCT FROM %(p0)s', [3]),
+        (C("qty", Op.GT, "3"), 't."qty" > %(p0)s', [3]),
+        (C("qty", Op.GTE, 3), 't."qty" >= %(p0)s', [3]),
+        (C("price", Op.LT, "1.5"), 't."price" < %(p0)s', [1.5]),
+        (C("day", Op.LTE, "2024-05-01"), 't."day" <= %(p0)s', [date(2024, 5, 1)]),
+        (
+            C("at", Op.GT, "2024-05-01T00:00:00Z"),
+            't."at" > %(p0)s',
+            [datetime(2024, 5, 1, tzinfo=UTC)],
+        ),
+        (C("ok", Op.EQ, "true"), 't."ok" = %(p0)s', [True]),
+        (C("qty", Op.IN, "1,2,3"), 't."qty" = ANY(%(p0)s)', [[1, 2, 3]]),
+        (C("qty", Op.IN, []), "FALSE", []),
+        (C("qty", Op.NIN, [1]), '(t."qty" IS NULL OR NOT (t."qty" = ANY(%(p0)s)))', [[1]]),
+        (C("qty", Op.NIN, ""), "TRUE", []),
+        (C("price", Op.BETWEEN, "1,5"), 't."price" BETWEEN %(p0)s AND %(p1)s', [1.0, 5.0]),
+        (C("name", Op.LIKE, "a%"), 't."name" LIKE %(p0)s', ["a%"]),
+        (C("name", Op.ILIKE, "A_"), 't."name" ILIKE %(p0)s', ["A_"]),
+        (C("name", Op.CONTAINS, "50%_"), 't."name" LIKE %(p0)s', ["%50\\%\\_%"]),
+        (C("name", Op.ICONTAINS, "x"), 't."name" ILIKE %(p0)s', ["%x%"]),
+        (C("name", Op.STARTS_WITH, "a\\b"), 't."name" LIKE %(p0)s', ["a\\\\b%"]),
+        (C("name", Op.ENDS_WITH, "z"), 't."name" LIKE %(p0)s', ["%z"]),
+        (C("name", Op.REGEX, "^a.*z$"), 't."name" ~ %(p0)s', ["^a.*z$"]),
+        (C("name", Op.NULL, "true"), 't."name" IS NULL', []),
+        (C("name", Op.NULL, False), 't."name" IS NOT NULL', []),
+        (C("name", Op.EXISTS, True), 't."name" IS NOT NULL', []),
+        (C("tags", Op.CONTAINS, "red"), '%(p0)s = ANY(t."tags")', ["red"]),
+        (C("meta", Op.CONTAINS, {"a": 1}), 't."meta" @> %(p0)s', [{"a": 1}]),
+        (C("meta", Op.EQ, {"a": 1}), 't."meta" = %(p0)s', [{"a": 1}]),
+        (C("color", Op.EQ, "red"), '(t."_extra" ->> %(p0)s) = %(p1)s', ["color", "red"]),
+        (C("size", Op.EQ, 10), '(t."_extra" ->> %(p0)s) = %(p1)s', ["size", "10"]),
+        (C("size", Op.GT, "10"), '(t."_extra" -> %(p0)s) > %(p1)s', ["size", 10]),
+        (C("size", Op.EXISTS, False), 'NOT t."_extra" ? %(p0)s', ["size"]),
+        (
+            C("size", Op.NULL, True),
+            "coalesce((t.\"_extra\" -> %(p0)s), 'null') = 'null'",
+            ["size"],
+        ),
+        (
+            AllOf((C("qty", Op.GT, 1), AnyOf((C("name", Op.EQ, "a"), C("name", Op.EQ, "b"))))),
+            '(t."qty" > %(p0)s AND (t."name" = %(p1)s OR t."name" = %(p2)s))',
+            [1, "a", "b"],
+        ),
+        (Not(C("qty", Op.EQ, 1)), '((t."qty" = %(p0)s) IS NOT TRUE)', [1]),
+        (AllOf(()), "TRUE", []),
+        (AnyOf(()), "FALSE", []),
+    ],
+)
+def test_compiled_filters(node, sql: str, params: list) -> None:
+    text, values = where(node)
+    assert text == sql
+    assert list(unwrap(values).values()) == params
+
+
+@pytest.mark.parametrize(
+    "node, message",
+    [
+        (C("bad name", Op.EQ, 1), "unknown field"),
+        (C("a.b", Op.EQ, 1), "not supported yet"),
+        (C("qty", Op.EQ, "many"), "qty"),
+        (C("qty", Op.EQ, 1.5), "integer"),
+        (C("price", Op.CONTAINS, "1"), "does not apply to float"),
+        (C("ok", Op.GT, "true"), "does not apply to boolean"),
+        (C("qty", Op.BETWEEN, "1"), "two values"),
+        (C("qty", Op.NULL, "maybe"), "true or false"),
+        (C("qty", Op.GT, None), "not null"),
+        (C("day", Op.EQ, "tomorrow"), "ISO 8601"),
+        (C("name", Op.LIKE, 5), "takes a string"),
+    ],
+)
+def test_plan_errors_name_the_problem(node, message: str) -> None:
+    with pytest.raises(PlinthError) as caught:
+        plan.plan_filter(ITEMS, node)
+    assert caught.value.code.value == "BAD_REQUEST"
+    assert message in caught.value.message
+
+
+def test_unknown_fields_of_a_strict_collection() -> None:
+    strict = CollectionSpec("c2", "strict_items", "strict", (FieldSpec("a", "string"),))
+    with pytest.raises(PlinthError) as caught:
+        plan.plan_filter(strict, C("color", Op.EQ, "red"))
+    assert "unknown field 'color'" in caught.value.message
+
+
+def test_hostile_names_only_reach_sql_quoted() -> None:
+    strict = CollectionSpec("c2", 'we"ird', "strict", (FieldSpec("a", "string"),))
+    query, params = compile.select_one('sch"ema', strict, "x'; DROP TABLE t; --", None)
+    text = query.as_string(None)
+    assert '"sch""ema"."we""ird"' in text
+    assert "DROP" not in text and params == {"p0": "x'; DROP TABLE t; --"}
+
+
+def test_page_statement_returns_rows_and_total_together() -> None:
+    node = plan.plan_filter(ITEMS, C("qty", Op.GT, 1))
+    sort = plan.plan_sort(ITEMS, [Sort("price", descending=True)])
+    query, params = compile.select_page(
+        "s", ITEMS, node, sort, plan.plan_fields(ITEMS, ["name"]), 20, 40, True
+    )
+    text = query.as_string(None)
+    assert text.startswith("SELECT coalesce(json_agg(p), '[]')::text, (SELECT count(*) FROM")
+    assert 'ORDER BY t."price" DESC NULLS LAST, t.id ASC LIMIT %(p1)s OFFSET %(p2)s' in text
+    assert 't."id" AS "id", t."name" AS "name"' in text
+    assert params == {"p0": 1, "p1": 20, "p2": 40}
