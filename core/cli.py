@@ -70,7 +70,9 @@ def up() -> int:
             print("plinth: core did not start; see the messages above", file=sys.stderr)
         _stop(children)
         return 1
-    children += [subprocess.Popen([sys.executable, "-m", m]) for m in PROCESSES.values() if m != "core"]
+    children += [
+        subprocess.Popen([sys.executable, "-m", m]) for m in PROCESSES.values() if m != "core"
+    ]
     key_source = (
         "PLINTH_ADMIN_KEY"
         if os.environ.get("PLINTH_ADMIN_KEY")

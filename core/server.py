@@ -10,6 +10,12 @@ from dataclasses import dataclass, field
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from plinth.v1 import (
+    record_service_pb2,
+    record_service_pb2_grpc,
+    schema_service_pb2,
+    schema_service_pb2_grpc,
+)
 from psycopg_pool import AsyncConnectionPool
 
 from core.auth.authenticate import Authenticator
@@ -23,7 +29,6 @@ from core.interceptors import CoreInterceptor
 from core.records.service import RecordServicer
 from core.schema.cache import SchemaCache
 from core.schema.service import SchemaServicer
-from plinth.v1 import record_service_pb2, record_service_pb2_grpc, schema_service_pb2, schema_service_pb2_grpc
 
 log = logging.getLogger("plinth.core")
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from sanic import Request, Sanic
-
 from plinth import AsyncClient
+from sanic import Request, Sanic
 
 # Headers passed to core as gRPC metadata, unchanged.
 FORWARDED_HEADERS = ("authorization", "x-api-key", "x-space", "x-on-behalf-of")

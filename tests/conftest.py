@@ -18,7 +18,6 @@ import grpc
 import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from plinth import Client
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,9 +9,9 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
-
 from plinth import Client, PlinthError
-from plinth.v1 import query_pb2, record_service_pb2 as rpb, record_service_pb2_grpc
+from plinth.v1 import query_pb2, record_service_pb2_grpc
+from plinth.v1 import record_service_pb2 as rpb
 
 FIELDS = [
     {"name": "name", "type": "string", "required": True},
@@ -48,7 +48,9 @@ def test_validation_error_carries_rich_status(stack, items: str) -> None:
     """Polyglot clients read google.rpc.Status: ErrorInfo.reason and BadRequest violations."""
     with grpc.insecure_channel(stack.core_addr) as channel:
         stub = record_service_pb2_grpc.RecordServiceStub(channel)
-        request = rpb.CreateRecordRequest(collection=items, data=orjson.dumps({"price": -1, "x": 1}))
+        request = rpb.CreateRecordRequest(
+            collection=items, data=orjson.dumps({"price": -1, "x": 1})
+        )
         with pytest.raises(grpc.RpcError) as caught:
             stub.CreateRecord(request, metadata=[("x-api-key", stack.admin_key)])
     error = caught.value
@@ -76,7 +78,9 @@ def test_filters_and_paging_on_the_wire(stack, grpc_client: Client, items: str) 
             offset=1,
             include_total=True,
         )
-        answer = stub.ListRecords(request, metadata=[("authorization", f"Bearer {stack.admin_key}")])
+        answer = stub.ListRecords(
+            request, metadata=[("authorization", f"Bearer {stack.admin_key}")]
+        )
     assert answer.total == 7 and answer.page_size == 3
     assert [r["price"] for r in orjson.loads(answer.records)] == [10, 9, 8]
 

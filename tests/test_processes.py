@@ -8,9 +8,9 @@ import stat
 import time
 
 import pytest
-
 from plinth import Client, PlinthError
 from plinth.v1 import schema_service_pb2 as spb
+
 from tests.conftest import Stack, free_port, spawn, stack_env, wait_for_core
 
 
@@ -46,7 +46,9 @@ def test_second_core_sees_schema_changes(stack: Stack, name: str) -> None:
             first.call(first.schema.AddField, spb.AddFieldRequest(collection=name, field=field))
             eventually(lambda: second.create(name, {"title": "b", "pages": 3}))
             assert sorted(r["title"] for r in second.list(name)) == ["b", "seen"]
-            first.call(first.schema.DeleteField, spb.DeleteFieldRequest(collection=name, name="pages"))
+            first.call(
+                first.schema.DeleteField, spb.DeleteFieldRequest(collection=name, name="pages")
+            )
             eventually(lambda: "pages" not in second.list(name, limit=1)[0])
     finally:
         other.stop()

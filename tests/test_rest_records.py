@@ -187,7 +187,10 @@ def test_list_equality_sort_and_paging(rest: httpx.Client, products: str) -> Non
     seed(
         rest,
         products,
-        [{"name": f"p{i:02d}", "price": i % 5, "status": "active" if i % 2 else "draft"} for i in range(30)],
+        [
+            {"name": f"p{i:02d}", "price": i % 5, "status": "active" if i % 2 else "draft"}
+            for i in range(30)
+        ],
     )
     url = f"/api/v1/{products}"
     first = rest.get(url).json()

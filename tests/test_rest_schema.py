@@ -13,7 +13,9 @@ FIELDS = [
 
 
 def create(rest: httpx.Client, name: str, fields=FIELDS, mode: str = "strict") -> httpx.Response:
-    return rest.post("/api/v1/schema/collections", json={"name": name, "mode": mode, "fields": fields})
+    return rest.post(
+        "/api/v1/schema/collections", json={"name": name, "mode": mode, "fields": fields}
+    )
 
 
 def error_code(response: httpx.Response) -> str:
@@ -118,7 +120,9 @@ def test_add_alter_drop_fields(rest: httpx.Client, name: str) -> None:
     assert values == [3, 7]
 
     # A type change converts existing values.
-    retyped = rest.patch(f"/api/v1/schema/collections/{name}/fields/quantity", json={"type": "float"})
+    retyped = rest.patch(
+        f"/api/v1/schema/collections/{name}/fields/quantity", json={"type": "float"}
+    )
     assert retyped.status_code == 200, retyped.text
     assert rest.post(f"/api/v1/{name}", json={"title": "f", "quantity": 2.5}).status_code == 201
 
@@ -160,4 +164,6 @@ def test_switch_mode_strict_flexible(rest: httpx.Client, name: str) -> None:
     # Back to strict would lose the undeclared data: refused.
     strict = rest.patch(f"/api/v1/schema/collections/{name}", json={"mode": "strict"})
     assert strict.status_code == 409
-    assert rest.patch(f"/api/v1/schema/collections/{name}", json={"mode": "weird"}).status_code == 400
+    assert (
+        rest.patch(f"/api/v1/schema/collections/{name}", json={"mode": "weird"}).status_code == 400
+    )

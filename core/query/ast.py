@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import json_format
+from plinth.v1 import query_pb2 as pb
 
 from core.errors import bad_request
-from plinth.v1 import query_pb2 as pb
 
 MAX_DEPTH = 16
 MAX_CONDITIONS = 200

@@ -13,7 +13,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from core.query.ast import AllOf, AnyOf, Not, Op
+from core.query.ast import AllOf, Not, Op
 from core.query.plan import SYSTEM_FIELDS, Column, Planned, PlannedNode
 from core.schema.model import EXTRA_COLUMN, CollectionSpec
 
@@ -89,15 +89,18 @@ def _select_list(columns: Iterable[Column]) -> sql.Composable:
 def _merged_with_extra(collection: CollectionSpec) -> sql.Composable:
     """A flexible record: undeclared keys first, so a declared field always wins."""
     pairs = [
-        sql.SQL("{}, {}").format(sql.Literal(c.name), _value_sql(c)) for c in all_columns(collection)
+        sql.SQL("{}, {}").format(sql.Literal(c.name), _value_sql(c))
+        for c in all_columns(collection)
     ]
     calls = [
         sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs[i : i + PAIRS_PER_CALL]))
         for i in range(0, len(pairs), PAIRS_PER_CALL)
     ]
-    return sql.SQL("(t.{} || ").format(sql.Identifier(EXTRA_COLUMN)) + sql.SQL(" || ").join(
-        calls
-    ) + sql.SQL(")")
+    return (
+        sql.SQL("(t.{} || ").format(sql.Identifier(EXTRA_COLUMN))
+        + sql.SQL(" || ").join(calls)
+        + sql.SQL(")")
+    )
 
 
 def record_json(collection: CollectionSpec, selection: tuple[Column, ...] | None) -> sql.Composable:
@@ -248,11 +251,17 @@ def order_sql(sort: list[tuple[Column, bool]]) -> sql.Composable:
 
 
 def select_one(
-    schema_name: str, collection: CollectionSpec, record_id: str, selection: tuple[Column, ...] | None
+    schema_name: str,
+    collection: CollectionSpec,
+    record_id: str,
+    selection: tuple[Column, ...] | None,
 ) -> tuple[sql.Composed, dict[str, Any]]:
     params = Params()
     query = sql.SQL("SELECT {}::text, t.version FROM {} WHERE t.id = {} AND {}").format(
-        record_json(collection, selection), table(schema_name, collection), params.add(record_id), LIVE
+        record_json(collection, selection),
+        table(schema_name, collection),
+        params.add(record_id),
+        LIVE,
     )
     return query, params.values
 

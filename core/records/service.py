@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import grpc
+from plinth.v1 import common_pb2
+from plinth.v1 import record_service_pb2 as pb
+from plinth.v1 import record_service_pb2_grpc as rpc
 from psycopg_pool import AsyncConnectionPool
 
 from core.auth.principal import current
@@ -18,8 +21,6 @@ from core.records.values import (
 )
 from core.schema.cache import SchemaCache
 from core.schema.model import CollectionSpec, SpaceSchema
-from plinth.v1 import common_pb2, record_service_pb2 as pb
-from plinth.v1 import record_service_pb2_grpc as rpc
 
 
 def _record(row: tuple) -> common_pb2.Record:
@@ -65,15 +66,25 @@ class RecordServicer(rpc.RecordServiceServicer):
             cur = await conn.execute(query, params)
             return await cur.fetchone()
 
-    async def _guarded(self, space: SpaceSchema, collection: CollectionSpec, record_id: str, query, params, expected: int) -> tuple:
-        """Run a write on one live record; a miss is NOT_FOUND, or a stale version if If-Match was set."""
+    async def _guarded(
+        self,
+        space: SpaceSchema,
+        collection: CollectionSpec,
+        record_id: str,
+        query,
+        params,
+        expected: int,
+    ) -> tuple:
+        """A write to one live record: a miss is NOT_FOUND, or PRECONDITION_FAILED if stale."""
         async with self._pool.connection() as conn:
             cur = await conn.execute(query, params)
             row = await cur.fetchone()
             if row is not None:
                 return row
             if expected:
-                cur = await conn.execute(*writes.live_version(space.schema_name, collection, record_id))
+                cur = await conn.execute(
+                    *writes.live_version(space.schema_name, collection, record_id)
+                )
                 found = await cur.fetchone()
                 if found is not None:
                     raise PlinthError(
@@ -83,7 +94,9 @@ class RecordServicer(rpc.RecordServiceServicer):
                     )
         raise not_found(f"no record {record_id!r} in {collection.name!r}")
 
-    async def CreateRecord(self, request: pb.CreateRecordRequest, context) -> pb.CreateRecordResponse:
+    async def CreateRecord(
+        self, request: pb.CreateRecordRequest, context
+    ) -> pb.CreateRecordResponse:
         space, collection, record = await self._checked(
             request.collection, request.data, partial=False
         )
@@ -116,25 +129,35 @@ class RecordServicer(rpc.RecordServiceServicer):
         records, total = await self._fetchone(*query)
         return pb.ListRecordsResponse(records=records.encode(), total=total or 0, page_size=limit)
 
-    async def CountRecords(self, request: pb.CountRecordsRequest, context) -> pb.CountRecordsResponse:
+    async def CountRecords(
+        self, request: pb.CountRecordsRequest, context
+    ) -> pb.CountRecordsResponse:
         space, collection = await self._target(request.collection)
         node = plan.plan_filter(collection, ast.from_proto(request.filter))
         (total,) = await self._fetchone(*compile.count(space.schema_name, collection, node))
         return pb.CountRecordsResponse(count=total)
 
-    async def UpdateRecord(self, request: pb.UpdateRecordRequest, context) -> pb.UpdateRecordResponse:
+    async def UpdateRecord(
+        self, request: pb.UpdateRecordRequest, context
+    ) -> pb.UpdateRecordResponse:
         record_id = _id(request.id)
         space, collection, record = await self._checked(
             request.collection, request.data, partial=True
         )
         query = writes.update(
-            space.schema_name, collection, record_id, record,
-            full=False, expected_version=request.expected_version,
+            space.schema_name,
+            collection,
+            record_id,
+            record,
+            full=False,
+            expected_version=request.expected_version,
         )
         row = await self._guarded(space, collection, record_id, *query, request.expected_version)
         return pb.UpdateRecordResponse(record=_record(row))
 
-    async def ReplaceRecord(self, request: pb.ReplaceRecordRequest, context) -> pb.ReplaceRecordResponse:
+    async def ReplaceRecord(
+        self, request: pb.ReplaceRecordRequest, context
+    ) -> pb.ReplaceRecordResponse:
         record_id = _id(request.id)
         space, collection, record = await self._checked(
             request.collection, request.data, partial=False
@@ -143,17 +166,27 @@ class RecordServicer(rpc.RecordServiceServicer):
             raise PlinthError(Code.BAD_REQUEST, "the body's id differs from the id in the path")
         if request.expected_version:
             query = writes.update(
-                space.schema_name, collection, record_id, record,
-                full=True, expected_version=request.expected_version,
+                space.schema_name,
+                collection,
+                record_id,
+                record,
+                full=True,
+                expected_version=request.expected_version,
             )
-            row = await self._guarded(space, collection, record_id, *query, request.expected_version)
+            row = await self._guarded(
+                space, collection, record_id, *query, request.expected_version
+            )
             return pb.ReplaceRecordResponse(record=_record(row), created=False)
         row = await self._fetchone(*writes.upsert(space.schema_name, collection, record_id, record))
         return pb.ReplaceRecordResponse(record=_record(row), created=row[2])
 
-    async def DeleteRecord(self, request: pb.DeleteRecordRequest, context) -> pb.DeleteRecordResponse:
+    async def DeleteRecord(
+        self, request: pb.DeleteRecordRequest, context
+    ) -> pb.DeleteRecordResponse:
         space, collection = await self._target(request.collection)
         record_id = _id(request.id)
-        query = writes.soft_delete(space.schema_name, collection, record_id, request.expected_version)
+        query = writes.soft_delete(
+            space.schema_name, collection, record_id, request.expected_version
+        )
         await self._guarded(space, collection, record_id, *query, request.expected_version)
         return pb.DeleteRecordResponse(id=record_id, deleted=True)

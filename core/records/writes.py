@@ -36,9 +36,11 @@ def insert(
     if collection.flexible:
         names.append(sql.Identifier(EXTRA_COLUMN))
         values.append(params.add(Jsonb(record.extras)))
-    columns = sql.SQL("({}) VALUES ({})").format(
-        sql.SQL(", ").join(names), sql.SQL(", ").join(values)
-    ) if names else sql.SQL("DEFAULT VALUES")
+    columns = (
+        sql.SQL("({}) VALUES ({})").format(sql.SQL(", ").join(names), sql.SQL(", ").join(values))
+        if names
+        else sql.SQL("DEFAULT VALUES")
+    )
     query = sql.SQL("INSERT INTO {} {} " + RETURNING).format(
         table(schema_name, collection), columns, record_json(collection, None)
     )

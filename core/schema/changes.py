@@ -48,16 +48,21 @@ async def _execute_all(conn: AsyncConnection, statements: list[sql.Composable]) 
         await conn.execute(statement)
 
 
-async def _save_fields(conn: AsyncConnection, collection_id: str, fields: tuple[FieldSpec, ...]) -> None:
+async def _save_fields(
+    conn: AsyncConnection, collection_id: str, fields: tuple[FieldSpec, ...]
+) -> None:
     await conn.execute("DELETE FROM plinth.fields WHERE collection_id = %s", [collection_id])
     async with conn.cursor() as cur:
         await cur.executemany(
-            "INSERT INTO plinth.fields (collection_id, name, position, spec) VALUES (%s, %s, %s, %s)",
+            "INSERT INTO plinth.fields (collection_id, name, position, spec)"
+            " VALUES (%s, %s, %s, %s)",
             [(collection_id, f.name, i, Jsonb(f.to_json())) for i, f in enumerate(fields)],
         )
 
 
-async def create_collection(conn: AsyncConnection, space_id: str, spec: CollectionSpec) -> CollectionSpec:
+async def create_collection(
+    conn: AsyncConnection, space_id: str, spec: CollectionSpec
+) -> CollectionSpec:
     check_collection(spec)
     space = await lock_space(conn, space_id)
     if spec.name in space.collections:
@@ -82,7 +87,9 @@ async def set_mode(conn: AsyncConnection, space_id: str, name: str, mode: str) -
     target = ddl.table(space.schema_name, name)
     extra = sql.Identifier(EXTRA_COLUMN)
     if mode == FLEXIBLE:
-        await conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(target, ddl.extra_column()))
+        await conn.execute(
+            sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(target, ddl.extra_column())
+        )
     else:
         cur = await conn.execute(
             sql.SQL("SELECT count(*) FROM {} WHERE {} <> '{{}}'").format(target, extra)
@@ -110,7 +117,9 @@ async def delete_collection(conn: AsyncConnection, space_id: str, name: str) -> 
     await record_change(conn, space_id, f"delete collection {name}")
 
 
-async def add_field(conn: AsyncConnection, space_id: str, name: str, spec: FieldSpec) -> CollectionSpec:
+async def add_field(
+    conn: AsyncConnection, space_id: str, name: str, spec: FieldSpec
+) -> CollectionSpec:
     check_field(spec)
     space = await lock_space(conn, space_id)
     current = existing(space, name)
@@ -165,7 +174,10 @@ def _alter_statements(
     if FIELD_TYPES[new.type].sql != FIELD_TYPES[old.type].sql:
         out.append(alter + sql.SQL("DROP DEFAULT"))
         out.append(
-            alter + sql.SQL("TYPE {} USING {}::{}").format(ddl.column_type(new), column, ddl.column_type(new))
+            alter
+            + sql.SQL("TYPE {} USING {}::{}").format(
+                ddl.column_type(new), column, ddl.column_type(new)
+            )
         )
     if new.default != old.default or new.type != old.type:
         if new.default is None:
@@ -184,7 +196,9 @@ def _alter_statements(
     return out
 
 
-async def delete_field(conn: AsyncConnection, space_id: str, name: str, field: str) -> CollectionSpec:
+async def delete_field(
+    conn: AsyncConnection, space_id: str, name: str, field: str
+) -> CollectionSpec:
     space = await lock_space(conn, space_id)
     current = existing(space, name)
     if field not in current.by_name:

@@ -63,7 +63,8 @@ def create_table(schema_name: str, collection: CollectionSpec) -> list[sql.Compo
         ),
         # Lists sort by created_at by default; soft-deleted rows are skipped by every read.
         sql.SQL("CREATE INDEX {} ON {} (created_at, id) WHERE deleted_at IS NULL").format(
-            sql.Identifier(index_name(collection.id, "created_at", "ix")), table(schema_name, collection.name)
+            sql.Identifier(index_name(collection.id, "created_at", "ix")),
+            table(schema_name, collection.name),
         ),
     ]
     for spec in collection.fields:
@@ -84,13 +85,17 @@ def field_indexes(
     if spec.unique:
         out.append(
             sql.SQL("CREATE UNIQUE INDEX {} ON {} ({}) WHERE deleted_at IS NULL").format(
-                sql.Identifier(index_name(collection.id, spec.name, "ux")), target, sql.Identifier(spec.name)
+                sql.Identifier(index_name(collection.id, spec.name, "ux")),
+                target,
+                sql.Identifier(spec.name),
             )
         )
     if spec.index:
         out.append(
             sql.SQL("CREATE INDEX {} ON {} ({})").format(
-                sql.Identifier(index_name(collection.id, spec.name, "ix")), target, sql.Identifier(spec.name)
+                sql.Identifier(index_name(collection.id, spec.name, "ix")),
+                target,
+                sql.Identifier(spec.name),
             )
         )
     return out

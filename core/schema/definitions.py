@@ -6,7 +6,7 @@ import re
 
 from core.errors import Code, PlinthError, Violation
 from core.records.values import check_value
-from core.schema.model import NAME_RE, RESERVED_NAMES, STRICT, FLEXIBLE, CollectionSpec, FieldSpec
+from core.schema.model import FLEXIBLE, NAME_RE, RESERVED_NAMES, STRICT, CollectionSpec, FieldSpec
 from core.schema.types import FIELD_TYPES
 
 LATER_TYPES = {
@@ -37,7 +37,11 @@ def check_field(spec: FieldSpec) -> None:
 
     ftype = FIELD_TYPES.get(spec.type)
     if ftype is None:
-        problem(LATER_TYPES.get(spec.type, f"unknown type {spec.type!r}; one of: {', '.join(FIELD_TYPES)}"))
+        problem(
+            LATER_TYPES.get(
+                spec.type, f"unknown type {spec.type!r}; one of: {', '.join(FIELD_TYPES)}"
+            )
+        )
         raise PlinthError(Code.BAD_REQUEST, problems[0].reason, problems)
     if (spec.min is not None or spec.max is not None) and not ftype.numeric:
         problem("min and max apply to integer, float and decimal fields only")
@@ -64,7 +68,9 @@ def check_field(spec: FieldSpec) -> None:
         except ValueError as exc:
             problem(f"default {exc}")
     if problems:
-        raise PlinthError(Code.BAD_REQUEST, "; ".join(f"{p.field}: {p.reason}" for p in problems), problems)
+        raise PlinthError(
+            Code.BAD_REQUEST, "; ".join(f"{p.field}: {p.reason}" for p in problems), problems
+        )
 
 
 def check_collection(spec: CollectionSpec) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import grpc
+from plinth.v1 import schema_service_pb2 as pb
+from plinth.v1 import schema_service_pb2_grpc as rpc
 from psycopg_pool import AsyncConnectionPool
 
 from core.auth.principal import current, require_admin
@@ -17,8 +19,6 @@ from core.schema.wire import (
     field_to_proto,
     mode_from_proto,
 )
-from plinth.v1 import schema_service_pb2 as pb
-from plinth.v1 import schema_service_pb2_grpc as rpc
 
 
 class SchemaServicer(rpc.SchemaServiceServicer):
@@ -34,49 +34,68 @@ class SchemaServicer(rpc.SchemaServiceServicer):
         self._cache.invalidate(principal.space_id)
         return result
 
-    async def ListCollections(self, request: pb.ListCollectionsRequest, context: grpc.aio.ServicerContext) -> pb.ListCollectionsResponse:
+    async def ListCollections(
+        self, request: pb.ListCollectionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListCollectionsResponse:
         space = await self._cache.space(current().space_id)
         if request.known_version and request.known_version == space.version:
             return pb.ListCollectionsResponse(
                 schema_version=space.version, not_modified=True, space_id=space.space_id
             )
         return pb.ListCollectionsResponse(
-            collections=[collection_to_proto(c) for c in sorted(space.collections.values(), key=lambda c: c.name)],
+            collections=[
+                collection_to_proto(c)
+                for c in sorted(space.collections.values(), key=lambda c: c.name)
+            ],
             schema_version=space.version,
             space_id=space.space_id,
         )
 
-    async def GetCollection(self, request: pb.GetCollectionRequest, context: grpc.aio.ServicerContext) -> pb.GetCollectionResponse:
+    async def GetCollection(
+        self, request: pb.GetCollectionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetCollectionResponse:
         found = await self._cache.collection(current().space_id, request.name)
         return pb.GetCollectionResponse(collection=collection_to_proto(found))
 
-    async def CreateCollection(self, request: pb.CreateCollectionRequest, context: grpc.aio.ServicerContext) -> pb.CreateCollectionResponse:
+    async def CreateCollection(
+        self, request: pb.CreateCollectionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateCollectionResponse:
         spec = collection_from_proto(request.collection)
         created = await self._change("schema.create", changes.create_collection, spec)
         return pb.CreateCollectionResponse(collection=collection_to_proto(created))
 
-    async def UpdateCollection(self, request: pb.UpdateCollectionRequest, context: grpc.aio.ServicerContext) -> pb.UpdateCollectionResponse:
+    async def UpdateCollection(
+        self, request: pb.UpdateCollectionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateCollectionResponse:
         mode = mode_from_proto(request.mode)
         updated = await self._change("schema.update", changes.set_mode, request.name, mode)
         return pb.UpdateCollectionResponse(collection=collection_to_proto(updated))
 
-    async def DeleteCollection(self, request: pb.DeleteCollectionRequest, context: grpc.aio.ServicerContext) -> pb.DeleteCollectionResponse:
+    async def DeleteCollection(
+        self, request: pb.DeleteCollectionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteCollectionResponse:
         await self._change("schema.delete", changes.delete_collection, request.name)
         return pb.DeleteCollectionResponse()
 
-    async def AddField(self, request: pb.AddFieldRequest, context: grpc.aio.ServicerContext) -> pb.AddFieldResponse:
+    async def AddField(
+        self, request: pb.AddFieldRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AddFieldResponse:
         spec = field_from_proto(request.field)
         updated = await self._change("schema.update", changes.add_field, request.collection, spec)
         return pb.AddFieldResponse(collection=collection_to_proto(updated))
 
-    async def UpdateField(self, request: pb.UpdateFieldRequest, context: grpc.aio.ServicerContext) -> pb.UpdateFieldResponse:
+    async def UpdateField(
+        self, request: pb.UpdateFieldRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateFieldResponse:
         new = await self._merged_field(request)
         updated = await self._change(
             "schema.update", changes.update_field, request.collection, request.name, new
         )
         return pb.UpdateFieldResponse(collection=collection_to_proto(updated))
 
-    async def DeleteField(self, request: pb.DeleteFieldRequest, context: grpc.aio.ServicerContext) -> pb.DeleteFieldResponse:
+    async def DeleteField(
+        self, request: pb.DeleteFieldRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteFieldResponse:
         updated = await self._change(
             "schema.update", changes.delete_field, request.collection, request.name
         )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from google.protobuf import json_format, struct_pb2
+from plinth.v1 import schema_service_pb2 as pb
 
 from core.errors import Code, PlinthError
 from core.schema.definitions import LATER_TYPES
 from core.schema.model import FLEXIBLE, STRICT, CollectionSpec, FieldSpec
-from plinth.v1 import schema_service_pb2 as pb
 
 MODE_TO_PROTO = {STRICT: pb.COLLECTION_MODE_STRICT, FLEXIBLE: pb.COLLECTION_MODE_FLEXIBLE}
 MODE_FROM_PROTO = {v: k for k, v in MODE_TO_PROTO.items()}

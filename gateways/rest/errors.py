@@ -6,11 +6,11 @@ import logging
 from typing import Any
 
 import orjson
+from plinth import PlinthError
 from sanic import HTTPResponse, Request
 from sanic.exceptions import SanicException
 
 from gateways.core_client import request_id
-from plinth import PlinthError
 
 log = logging.getLogger("plinth.rest")
 
@@ -28,11 +28,20 @@ HTTP_STATUS = {
     "UNAVAILABLE": 503,
 }
 
-_FROM_HTTP = {404: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE", 401: "UNAUTHENTICATED", 503: "UNAVAILABLE"}
+_FROM_HTTP = {
+    404: "NOT_FOUND",
+    413: "PAYLOAD_TOO_LARGE",
+    401: "UNAUTHENTICATED",
+    503: "UNAVAILABLE",
+}
 
 
 def envelope(
-    request: Request, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
 ) -> HTTPResponse:
     body = {
         "error": {

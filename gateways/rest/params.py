@@ -8,11 +8,11 @@ from __future__ import annotations
 import re
 
 from google.protobuf import struct_pb2
+from plinth.client import sort_keys
+from plinth.v1 import query_pb2
 from sanic import Request
 
 from gateways.rest.errors import bad_request
-from plinth.client import sort_keys
-from plinth.v1 import query_pb2
 
 _BRACKETS = re.compile(r"^filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?$")
 
@@ -82,7 +82,7 @@ def if_match(request: Request) -> int:
         return 0
     tag = header.removeprefix("W/").strip('"')
     if not tag.isdigit():
-        raise bad_request(f"If-Match must be an ETag from this API, like \"3\", not {header!r}")
+        raise bad_request(f'If-Match must be an ETag from this API, like "3", not {header!r}')
     return int(tag)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from google.protobuf import json_format
+from plinth.v1 import schema_service_pb2 as pb
 
 from gateways.rest.errors import bad_request
-from plinth.v1 import schema_service_pb2 as pb
 
 # Keys a field definition always shows, null when unset (as in API.md's example body).
 NULLABLE_KEYS = ("default", "min", "max", "max_length", "pattern", "dimensions")

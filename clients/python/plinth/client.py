@@ -13,7 +13,7 @@ from typing import Any
 
 import grpc
 import orjson
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import json_format
 
 from plinth.errors import PlinthError
 from plinth.v1 import (
@@ -104,16 +104,24 @@ class AsyncClient:
         return json_format.MessageToDict(response.collection, preserving_proto_field_name=True)
 
     async def delete_collection(self, name: str) -> None:
-        await self.call(self.schema.DeleteCollection, schema_service_pb2.DeleteCollectionRequest(name=name))
+        await self.call(
+            self.schema.DeleteCollection, schema_service_pb2.DeleteCollectionRequest(name=name)
+        )
 
     # --- records ---
 
     async def create(self, collection: str, data: dict[str, Any]) -> dict[str, Any]:
-        request = record_service_pb2.CreateRecordRequest(collection=collection, data=orjson.dumps(data))
+        request = record_service_pb2.CreateRecordRequest(
+            collection=collection, data=orjson.dumps(data)
+        )
         return orjson.loads((await self.call(self.records.CreateRecord, request)).record.json)
 
-    async def get(self, collection: str, record_id: str, fields: Sequence[str] = ()) -> dict[str, Any]:
-        request = record_service_pb2.GetRecordRequest(collection=collection, id=record_id, fields=fields)
+    async def get(
+        self, collection: str, record_id: str, fields: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        request = record_service_pb2.GetRecordRequest(
+            collection=collection, id=record_id, fields=fields
+        )
         return orjson.loads((await self.call(self.records.GetRecord, request)).record.json)
 
     async def list(
@@ -137,7 +145,9 @@ class AsyncClient:
         return orjson.loads((await self.call(self.records.ListRecords, request)).records)
 
     async def count(self, collection: str, where: dict[str, Any] | None = None) -> int:
-        request = record_service_pb2.CountRecordsRequest(collection=collection, filter=equality_filter(where))
+        request = record_service_pb2.CountRecordsRequest(
+            collection=collection, filter=equality_filter(where)
+        )
         return (await self.call(self.records.CountRecords, request)).count
 
     async def update(self, collection: str, record_id: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +156,9 @@ class AsyncClient:
         )
         return orjson.loads((await self.call(self.records.UpdateRecord, request)).record.json)
 
-    async def replace(self, collection: str, record_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    async def replace(
+        self, collection: str, record_id: str, data: dict[str, Any]
+    ) -> dict[str, Any]:
         request = record_service_pb2.ReplaceRecordRequest(
             collection=collection, id=record_id, data=orjson.dumps(data)
         )
@@ -162,7 +174,9 @@ class Client:
 
     def __init__(self, target: str, *, api_key: str | None = None, timeout: float = 30.0) -> None:
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="plinth-client")
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, daemon=True, name="plinth-client"
+        )
         self._thread.start()
         self._async = self._run(self._make(target, api_key, timeout))
 

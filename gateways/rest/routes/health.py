@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from plinth import PlinthError
 from sanic import Blueprint, HTTPResponse, Request, json
 
 from gateways.core_client import core_metadata
-from plinth import PlinthError
 
 bp = Blueprint("health")
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 
+from plinth.v1 import record_service_pb2 as pb
 from sanic import Blueprint, HTTPResponse, Request
 
 from gateways.core_client import call
 from gateways.rest import params, render
-from plinth.v1 import record_service_pb2 as pb
 
 bp = Blueprint("records", url_prefix="/api/v1")
-
 
 
 @bp.get("/<collection>")
@@ -51,13 +50,22 @@ async def count_records(request: Request, collection: str) -> HTTPResponse:
 
 @bp.post("/<collection>")
 async def create_record(request: Request, collection: str) -> HTTPResponse:
-    answer = await call(request, "records", "CreateRecord", pb.CreateRecordRequest(collection=collection, data=request.body))
-    return render.data(answer.record.json, status=201, headers={"ETag": params.etag(answer.record.version)})
+    answer = await call(
+        request,
+        "records",
+        "CreateRecord",
+        pb.CreateRecordRequest(collection=collection, data=request.body),
+    )
+    return render.data(
+        answer.record.json, status=201, headers={"ETag": params.etag(answer.record.version)}
+    )
 
 
 @bp.get("/<collection>/<record_id>")
 async def get_record(request: Request, collection: str, record_id: str) -> HTTPResponse:
-    message = pb.GetRecordRequest(collection=collection, id=record_id, fields=params.csv(request, "fields"))
+    message = pb.GetRecordRequest(
+        collection=collection, id=record_id, fields=params.csv(request, "fields")
+    )
     answer = await call(request, "records", "GetRecord", message)
     return render.data(answer.record.json, headers={"ETag": params.etag(answer.record.version)})
 
@@ -65,7 +73,10 @@ async def get_record(request: Request, collection: str, record_id: str) -> HTTPR
 @bp.patch("/<collection>/<record_id>")
 async def update_record(request: Request, collection: str, record_id: str) -> HTTPResponse:
     message = pb.UpdateRecordRequest(
-        collection=collection, id=record_id, data=request.body, expected_version=params.if_match(request)
+        collection=collection,
+        id=record_id,
+        data=request.body,
+        expected_version=params.if_match(request),
     )
     answer = await call(request, "records", "UpdateRecord", message)
     return render.data(answer.record.json, headers={"ETag": params.etag(answer.record.version)})
@@ -74,7 +85,10 @@ async def update_record(request: Request, collection: str, record_id: str) -> HT
 @bp.put("/<collection>/<record_id>")
 async def replace_record(request: Request, collection: str, record_id: str) -> HTTPResponse:
     message = pb.ReplaceRecordRequest(
-        collection=collection, id=record_id, data=request.body, expected_version=params.if_match(request)
+        collection=collection,
+        id=record_id,
+        data=request.body,
+        expected_version=params.if_match(request),
     )
     answer = await call(request, "records", "ReplaceRecord", message)
     return render.data(
@@ -86,6 +100,8 @@ async def replace_record(request: Request, collection: str, record_id: str) -> H
 
 @bp.delete("/<collection>/<record_id>")
 async def delete_record(request: Request, collection: str, record_id: str) -> HTTPResponse:
-    message = pb.DeleteRecordRequest(collection=collection, id=record_id, expected_version=params.if_match(request))
+    message = pb.DeleteRecordRequest(
+        collection=collection, id=record_id, expected_version=params.if_match(request)
+    )
     answer = await call(request, "records", "DeleteRecord", message)
     return render.value({"id": answer.id, "deleted": answer.deleted})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from google.protobuf import field_mask_pb2
+from plinth.v1 import schema_service_pb2 as pb
 from sanic import Blueprint, HTTPResponse, Request
 
 from gateways.core_client import call
@@ -14,7 +15,6 @@ from gateways.rest.schema_json import (
     field_from_json,
     mode_from_json,
 )
-from plinth.v1 import schema_service_pb2 as pb
 
 bp = Blueprint("schema", url_prefix="/api/v1/schema")
 
@@ -26,7 +26,6 @@ def json_body(request: Request):
         raise bad_request("malformed JSON body") from None
 
 
-
 @bp.get("/collections")
 async def list_collections(request: Request) -> HTTPResponse:
     answer = await call(request, "schema", "ListCollections", pb.ListCollectionsRequest())
@@ -36,7 +35,9 @@ async def list_collections(request: Request) -> HTTPResponse:
 @bp.post("/collections")
 async def create_collection(request: Request) -> HTTPResponse:
     collection = collection_from_json(json_body(request))
-    answer = await call(request, "schema", "CreateCollection", pb.CreateCollectionRequest(collection=collection))
+    answer = await call(
+        request, "schema", "CreateCollection", pb.CreateCollectionRequest(collection=collection)
+    )
     return render.value(collection_to_json(answer.collection), status=201)
 
 
@@ -73,7 +74,7 @@ async def add_field(request: Request, name: str) -> HTTPResponse:
 async def update_field(request: Request, name: str, field: str) -> HTTPResponse:
     body = json_body(request)
     if not isinstance(body, dict) or not body:
-        raise bad_request("send the settings to change, e.g. {\"required\": true}")
+        raise bad_request('send the settings to change, e.g. {"required": true}')
     message = pb.UpdateFieldRequest(
         collection=name,
         name=field,
@@ -86,5 +87,7 @@ async def update_field(request: Request, name: str, field: str) -> HTTPResponse:
 
 @bp.delete("/collections/<name>/fields/<field>")
 async def delete_field(request: Request, name: str, field: str) -> HTTPResponse:
-    answer = await call(request, "schema", "DeleteField", pb.DeleteFieldRequest(collection=name, name=field))
+    answer = await call(
+        request, "schema", "DeleteField", pb.DeleteFieldRequest(collection=name, name=field)
+    )
     return render.value(collection_to_json(answer.collection))
