@@ -12,11 +12,11 @@ import dataclasses
 from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 
-from core.errors import Code, PlinthError, conflict, not_found
+from core.errors import conflict, not_found
 from core.schema import ddl
 from core.schema.cache import CHANNEL, load_space
 from core.schema.definitions import check_collection, check_field
-from core.schema.model import EXTRA_COLUMN, FLEXIBLE, STRICT, CollectionSpec, FieldSpec, SpaceSchema
+from core.schema.model import EXTRA_COLUMN, FLEXIBLE, CollectionSpec, FieldSpec, SpaceSchema
 from core.schema.types import FIELD_TYPES
 
 
@@ -212,9 +212,3 @@ async def delete_field(
     await _save_fields(conn, current.id, fields)
     await record_change(conn, space_id, f"drop field {name}.{field}")
     return dataclasses.replace(current, fields=fields)
-
-
-def require_mode(mode: str) -> str:
-    if mode not in (STRICT, FLEXIBLE):
-        raise PlinthError(Code.BAD_REQUEST, "mode must be 'strict' or 'flexible'")
-    return mode

@@ -13,8 +13,6 @@ NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 SYSTEM_COLUMNS = ("id", "created_at", "updated_at", "deleted_at", "version")
 EXTRA_COLUMN = "_extra"
 RESERVED_NAMES = frozenset((*SYSTEM_COLUMNS, EXTRA_COLUMN))
-# System fields a caller may read, filter and sort on.
-READABLE_SYSTEM_FIELDS = ("id", "created_at", "updated_at")
 
 STRICT = "strict"
 FLEXIBLE = "flexible"
@@ -33,7 +31,6 @@ class FieldSpec:
     pattern: str | None = None
     values: tuple[str, ...] = ()
     index: bool = False
-    dimensions: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stored form (plinth.fields.spec): everything but the name."""

@@ -1,0 +1,581 @@
+"""CRUD throughput: GET-by-id and create through the REST gateway, through gRPC directly, and
+the same SQL through psycopg directly, in one run. Prints req/s, latency and the ratios
+REST/SQL and gRPC/SQL per operation, plus CPU per request of each process.
+
+    .venv/bin/python bench/crud.py [--concurrency 32] [--duration 8] [--json]
+
+The load generator is one asyncio process on the same machine as the servers, so each path
+shares the CPUs with it: the numbers say what the layers cost on this box, not over a network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import grpc
+import httpx
+import orjson
+import psycopg
+from plinth.v1 import record_service_pb2 as pb
+from plinth.v1 import record_service_pb2_grpc as rpc
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+from stack import Stack, machine_busy_seconds, running_stack
+
+from core.auth.keys import hash_key
+from core.db.pool import open_pool
+from core.query.compile import select_one
+from core.records.values import check_record
+from core.records.writes import insert
+from core.schema.cache import load_space
+
+COLLECTION = "bench_items"
+SCHEMA = {
+    "name": COLLECTION,
+    "mode": "strict",
+    "fields": [
+        {"name": "name", "type": "string"},
+        {"name": "price", "type": "float"},
+        {"name": "qty", "type": "integer"},
+    ],
+}
+OPERATIONS = ("get", "create")
+PATHS = ("SQL", "gRPC", "REST")
+CALL_TIMEOUT = 30.0
+NOTE = (
+    "The load generator (one asyncio process) shares the {cpus} CPUs with core, the REST"
+    " gateway and Postgres: every path pays for its own client side too."
+)
+
+
+# --- configuration -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    concurrency: int
+    duration: float
+    warmup: float
+    max_requests: int
+    records: int
+    pool_size: int
+    http_client: str
+    seed: int
+    json: bool
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--concurrency", type=int, default=32, help="in-flight requests")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds measured per case")
+    parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured seconds per case")
+    parser.add_argument("--max-requests", type=int, default=200_000, help="cap per case")
+    parser.add_argument("--records", type=int, default=10_000, help="records seeded for GETs")
+    parser.add_argument(
+        "--pool-size", type=int, help="DB connections of core and of the SQL path (concurrency)"
+    )
+    parser.add_argument(
+        "--http-client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="REST load: raw asyncio HTTP/1.1 (default; httpx costs the client far more CPU)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed for the GET ids")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+    if args.concurrency < 1 or args.duration <= 0 or args.records < 1:
+        parser.error("--concurrency, --duration and --records must be positive")
+    return Config(
+        concurrency=args.concurrency,
+        duration=args.duration,
+        warmup=max(args.warmup, 0.0),
+        max_requests=args.max_requests,
+        records=args.records,
+        pool_size=args.pool_size or args.concurrency,
+        http_client=args.http_client,
+        seed=args.seed,
+        json=args.json,
+    )
+
+
+def progress(message: str) -> None:
+    # stderr, so that --json output on stdout stays parseable.
+    print(message, file=sys.stderr, flush=True)
+
+
+def records(start: int = 0) -> Iterator[dict[str, Any]]:
+    """Fresh record bodies, one shape, so every path runs one prepared statement."""
+    for n in itertools.count(start):
+        yield {"name": f"item-{n}", "price": n * 0.25, "qty": n % 1000}
+
+
+# --- the SQL path: the statements core runs, built by core's own functions ---------------
+
+
+@dataclass(frozen=True)
+class Statements:
+    get: str
+    insert: str
+
+
+async def _space_id(conn: psycopg.AsyncConnection, admin_key: str) -> str:
+    cur = await conn.execute(
+        "SELECT space_id::text FROM plinth.api_keys WHERE key_hash = %s", [hash_key(admin_key)]
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise RuntimeError("the admin key is not in plinth.api_keys")
+    return row[0]
+
+
+def insert_params(record: dict[str, Any]) -> dict[str, Any]:
+    """insert()'s parameters for a body of the bench shape: p0.. in field order."""
+    return {f"p{i}": value for i, value in enumerate(record.values())}
+
+
+def _same(found: object, expected: object, what: str) -> None:
+    if found != expected:
+        raise RuntimeError(f"{what}: core binds {found!r}, the SQL path would bind {expected!r}")
+
+
+async def prepare_sql(stack: Stack, pool_size: int) -> Statements:
+    """GetRecord's and CreateRecord's SQL text for bench_items, composed by core's functions.
+
+    Also VACUUM ANALYZE the seeded table, so autovacuum does not wake up mid-measurement.
+    """
+    async with await psycopg.AsyncConnection.connect(stack.database_url(), autocommit=True) as conn:
+        await _check_connections(conn, pool_size)
+        space = await load_space(conn, await _space_id(conn, stack.admin_key))
+        collection = space.collections[COLLECTION]
+        await conn.execute(
+            sql.SQL("VACUUM ANALYZE {}").format(sql.Identifier(space.schema_name, COLLECTION))
+        )
+        get, get_params = select_one(space.schema_name, collection, "some-id", None)
+        sample = next(records())
+        checked = check_record(collection, sample, partial=False)
+        create, create_params = insert(space.schema_name, collection, checked)
+        # The SQL path binds parameters itself: they must be the ones core binds.
+        _same(get_params, {"p0": "some-id"}, "GetRecord")
+        _same(create_params, insert_params(sample), "CreateRecord")
+        return Statements(get=get.as_string(conn), insert=create.as_string(conn))
+
+
+async def _check_connections(conn: psycopg.AsyncConnection, pool_size: int) -> None:
+    cur = await conn.execute("SELECT current_setting('max_connections')::int")
+    (limit,) = await cur.fetchone()
+    # Core's pool, the SQL path's pool, core's schema listener and a few spare.
+    if 2 * pool_size + 5 > limit:
+        raise SystemExit(f"--pool-size {pool_size} is too large for max_connections={limit}")
+
+
+# --- targets: one per path, each runs one request per call ----------------------------------
+
+
+class Target(Protocol):
+    async def get(self, record_id: str) -> object: ...
+    async def create(self, record: dict[str, Any]) -> object: ...
+    async def close(self) -> None: ...
+
+
+class SqlTarget:
+    """Core's pool settings (prepared statements, UTC) and core's pattern: a pooled
+    connection per statement, which commits when it goes back to the pool."""
+
+    def __init__(self, pool: AsyncConnectionPool, statements: Statements) -> None:
+        self._pool = pool
+        self._statements = statements
+
+    @classmethod
+    async def open(cls, stack: Stack, statements: Statements, size: int) -> SqlTarget:
+        return cls(await open_pool(stack.database_url(), size, size), statements)
+
+    async def _fetchone(self, query: str, params: dict[str, Any]) -> None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(query, params)
+            if await cur.fetchone() is None:
+                raise RuntimeError(f"SQL returned no row for {params}")
+
+    async def get(self, record_id: str) -> None:
+        await self._fetchone(self._statements.get, {"p0": record_id})
+
+    async def create(self, record: dict[str, Any]) -> None:
+        await self._fetchone(self._statements.insert, insert_params(record))
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+class GrpcTarget:
+    """One grpc.aio channel (one HTTP/2 connection) and the generated stub."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._channel = grpc.aio.insecure_channel(stack.core_addr)
+        self._stub = rpc.RecordServiceStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {stack.admin_key}"),)
+
+    async def get(self, record_id: str) -> None:
+        request = pb.GetRecordRequest(collection=COLLECTION, id=record_id)
+        await self._stub.GetRecord(request, metadata=self._metadata, timeout=CALL_TIMEOUT)
+
+    async def create(self, record: dict[str, Any]) -> bytes:
+        request = pb.CreateRecordRequest(collection=COLLECTION, data=orjson.dumps(record))
+        answer = await self._stub.CreateRecord(
+            request, metadata=self._metadata, timeout=CALL_TIMEOUT
+        )
+        return answer.record.json
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+
+class HttpConnection:
+    """Keep-alive HTTP/1.1 on one socket, Content-Length bodies only (what Sanic sends)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def request(self, head: bytes, body: bytes) -> tuple[int, bytes]:
+        self._writer.write(b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body))
+        header = await self._reader.readuntil(b"\r\n\r\n")
+        start = header.lower().find(b"\r\ncontent-length:")
+        if start < 0:
+            raise RuntimeError(f"no Content-Length in response: {header[:200]!r}")
+        length = int(header[start + 17 : header.index(b"\r\n", start + 2)])
+        return int(header[9:12]), await self._reader.readexactly(length)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class RawRestTarget:
+    """As many keep-alive connections as requests in flight, each used by one at a time."""
+
+    def __init__(self, stack: Stack, connections: list[HttpConnection]) -> None:
+        self._host = stack.rest_url.removeprefix("http://")
+        self._auth = f"Authorization: Bearer {stack.admin_key}\r\n".encode()
+        self._idle: asyncio.LifoQueue[HttpConnection] = asyncio.LifoQueue()
+        for connection in connections:
+            self._idle.put_nowait(connection)
+
+    @classmethod
+    async def open(cls, stack: Stack, size: int) -> RawRestTarget:
+        host, _, port = stack.rest_url.removeprefix("http://").rpartition(":")
+        streams = [await asyncio.open_connection(host, int(port)) for _ in range(size)]
+        return cls(stack, [HttpConnection(*pair) for pair in streams])
+
+    async def _call(self, method: str, path: str, body: bytes, expect: int) -> None:
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
+        ).encode() + self._auth
+        connection = await self._idle.get()
+        try:
+            async with asyncio.timeout(CALL_TIMEOUT):
+                status, answer = await connection.request(head, body)
+        finally:
+            self._idle.put_nowait(connection)
+        if status != expect:
+            raise RuntimeError(f"REST {method} {path}: HTTP {status}: {answer[:300]!r}")
+
+    async def get(self, record_id: str) -> None:
+        await self._call("GET", f"/api/v1/{COLLECTION}/{record_id}", b"", 200)
+
+    async def create(self, record: dict[str, Any]) -> None:
+        await self._call("POST", f"/api/v1/{COLLECTION}", orjson.dumps(record), 201)
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            self._idle.get_nowait().close()
+
+
+class HttpxRestTarget:
+    """httpx.AsyncClient with a keep-alive pool as large as the concurrency."""
+
+    def __init__(self, stack: Stack, size: int) -> None:
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        self._client = httpx.AsyncClient(
+            base_url=stack.rest_url, headers=stack.headers(), limits=limits, timeout=CALL_TIMEOUT
+        )
+
+    @staticmethod
+    def _check(response: httpx.Response, expect: int) -> None:
+        if response.status_code != expect:
+            raise RuntimeError(f"REST {response.request.url}: HTTP {response.status_code}")
+
+    async def get(self, record_id: str) -> None:
+        self._check(await self._client.get(f"/api/v1/{COLLECTION}/{record_id}"), 200)
+
+    async def create(self, record: dict[str, Any]) -> None:
+        body = orjson.dumps(record)
+        headers = {"Content-Type": "application/json"}
+        response = await self._client.post(f"/api/v1/{COLLECTION}", content=body, headers=headers)
+        self._check(response, 201)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+async def open_target(path: str, stack: Stack, config: Config, statements: Statements) -> Target:
+    if path == "SQL":
+        return await SqlTarget.open(stack, statements, config.pool_size)
+    if path == "gRPC":
+        return GrpcTarget(stack)
+    if config.http_client == "httpx":
+        return HttpxRestTarget(stack, config.concurrency)
+    return await RawRestTarget.open(stack, config.concurrency)
+
+
+# --- load ------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    operation: str
+    path: str
+    requests: int
+    seconds: float
+    latencies: list[float] = field(repr=False)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process
+    others: float = 0.0  # CPU seconds of processes that are not part of the benchmark
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile_ms(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    def cpu_us_per_request(self) -> dict[str, float]:
+        return {name: seconds / self.requests * 1e6 for name, seconds in self.cpu.items()}
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation,
+            "path": self.path,
+            "requests": self.requests,
+            "seconds": round(self.seconds, 3),
+            "req_per_s": round(self.rate, 1),
+            "p50_ms": round(self.percentile_ms(0.50), 3),
+            "p99_ms": round(self.percentile_ms(0.99), 3),
+            "cpu_us_per_request": {k: round(v, 1) for k, v in self.cpu_us_per_request().items()},
+            "cpu_seconds_of_other_processes": round(self.others, 2),
+        }
+
+
+async def drive(
+    call: Callable[[], Awaitable[object]], concurrency: int, seconds: float, limit: int
+) -> tuple[list[float], float]:
+    """`concurrency` workers call back to back until the time or the request limit is up.
+
+    Returns the latencies and the wall time (which includes the last requests' tails).
+    """
+    latencies: list[float] = []
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline and len(latencies) < limit:
+            sent = time.perf_counter()
+            await call()
+            latencies.append(time.perf_counter() - sent)
+
+    # A TaskGroup: the first failure cancels the other workers and ends the run.
+    async with asyncio.TaskGroup() as group:
+        for _ in range(concurrency):
+            group.create_task(worker())
+    return latencies, time.perf_counter() - start
+
+
+@dataclass
+class Workload:
+    statements: Statements
+    ids: list[str]  # the seeded records, for GETs
+    rng: random.Random
+    fresh: Iterator[dict[str, Any]]  # bodies for creates
+
+    def caller(self, operation: str, target: Target) -> Callable[[], Awaitable[object]]:
+        if operation == "get":
+            return lambda: target.get(self.rng.choice(self.ids))
+        return lambda: target.create(next(self.fresh))
+
+
+async def measure(
+    operation: str, path: str, stack: Stack, config: Config, workload: Workload
+) -> Result:
+    target = await open_target(path, stack, config, workload.statements)
+    try:
+        call = workload.caller(operation, target)
+        # Warm-up: connections, prepared statements, the schema cache and the auth cache.
+        await drive(call, config.concurrency, config.warmup, config.max_requests)
+        before, machine = stack.cpu_seconds(), machine_busy_seconds()
+        latencies, seconds = await drive(
+            call, config.concurrency, config.duration, config.max_requests
+        )
+        after, machine = stack.cpu_seconds(), machine_busy_seconds() - machine
+    finally:
+        await target.close()
+    cpu = {name: after[name] - before.get(name, 0.0) for name in after}
+    others = max(machine - sum(cpu.values()), 0.0)
+    return Result(operation, path, len(latencies), seconds, latencies, cpu, others)
+
+
+# --- setup ------------------------------------------------------------------------------
+
+
+async def create_collection(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.rest_url, headers=stack.headers()) as client:
+        response = await client.post("/api/v1/schema/collections", json=SCHEMA, timeout=60)
+    if response.status_code != 201:
+        raise RuntimeError(f"creating {COLLECTION}: HTTP {response.status_code} {response.text}")
+
+
+async def seed(stack: Stack, count: int, concurrency: int) -> list[str]:
+    """`count` records through gRPC; returns their ids (assigned by core)."""
+    target = GrpcTarget(stack)
+    ids: list[str] = []
+    bodies = itertools.islice(records(), count)  # shared by the workers: exactly `count`
+    step = max(count // 10, 1)
+
+    async def worker() -> None:
+        for body in bodies:
+            ids.append(orjson.loads(await target.create(body))["id"])
+            if len(ids) % step == 0:
+                progress(f"  seeded {len(ids):,}/{count:,}")
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(concurrency, count)):
+                group.create_task(worker())
+    finally:
+        await target.close()
+    return ids
+
+
+async def bench(stack: Stack, config: Config) -> list[Result]:
+    progress(f"creating {COLLECTION} and seeding {config.records:,} records through gRPC")
+    await create_collection(stack)
+    ids = await seed(stack, config.records, config.concurrency)
+    workload = Workload(
+        statements=await prepare_sql(stack, config.pool_size),
+        ids=ids,
+        rng=random.Random(config.seed),
+        # Names continue after the seeded ones; ids are assigned by Postgres in every path.
+        fresh=records(len(ids)),
+    )
+    results = []
+    for operation, path in itertools.product(OPERATIONS, PATHS):
+        progress(f"{operation:>6} via {path:<4}: {config.warmup:g}s warm-up, {config.duration:g}s")
+        results.append(await measure(operation, path, stack, config, workload))
+        progress(f"{'':>15}{results[-1].rate:,.0f} req/s")
+    return results
+
+
+# --- report -----------------------------------------------------------------------------
+
+
+def ratios(results: list[Result]) -> dict[str, dict[str, float]]:
+    """Per operation: REST/SQL and gRPC/SQL of req/s (1.0 would be as fast as plain SQL)."""
+    rate = {(r.operation, r.path): r.rate for r in results}
+    return {
+        op: {f"{path}/SQL": rate[op, path] / rate[op, "SQL"] for path in ("REST", "gRPC")}
+        for op in OPERATIONS
+    }
+
+
+def throughput_table(results: list[Result]) -> list[str]:
+    lines = [
+        f"{'operation':<10}{'path':<6}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'vs SQL':>8}"
+    ]
+    sql_rate = {r.operation: r.rate for r in results if r.path == "SQL"}
+    for r in results:
+        lines.append(
+            f"{r.operation:<10}{r.path:<6}{r.requests:>10,}{r.rate:>10,.0f}"
+            f"{r.percentile_ms(0.5):>9.2f}{r.percentile_ms(0.99):>9.2f}"
+            f"{r.rate / sql_rate[r.operation]:>8.2f}"
+        )
+    return lines
+
+
+def cpu_table(results: list[Result], cpus: int) -> list[str]:
+    roles = ("client", "rest", "core", "postgres")
+    lines = [
+        "CPU µs per request (user+system); share of all CPUs used by the benchmark and by others:",
+        f"{'operation':<10}{'path':<6}" + "".join(f"{r:>10}" for r in roles) + f"{'total':>9}"
+        f"{'busy':>7}{'others':>8}",
+    ]
+    for r in results:
+        per = r.cpu_us_per_request()
+        busy = sum(r.cpu.values()) / (r.seconds * cpus)
+        lines.append(
+            f"{r.operation:<10}{r.path:<6}"
+            + "".join(f"{per.get(role, 0.0):>10.0f}" for role in roles)
+            + f"{sum(per.values()):>9.0f}{busy:>7.0%}{r.others / (r.seconds * cpus):>8.0%}"
+        )
+    return lines
+
+
+def render(results: list[Result], config: Config, cpus: int) -> str:
+    lines = throughput_table(results)
+    lines.append("")
+    for operation, pair in ratios(results).items():
+        lines.append(
+            f"{operation:<7} REST/SQL {pair['REST/SQL']:.2f}   gRPC/SQL {pair['gRPC/SQL']:.2f}"
+        )
+    lines += ["", *cpu_table(results, cpus), ""]
+    lines.append(
+        f"concurrency {config.concurrency}, DB pools {config.pool_size}, {config.duration:g}s per"
+        f" case, REST client {config.http_client}, {config.records:,} seeded records."
+    )
+    lines.append(NOTE.format(cpus=cpus))
+    return "\n".join(lines)
+
+
+def as_json(results: list[Result], config: Config, cpus: int) -> str:
+    report = {
+        "config": asdict(config),
+        "cpus": cpus,
+        "results": [r.summary() for r in results],
+        "ratios": {
+            op: {k: round(v, 3) for k, v in pair.items()} for op, pair in ratios(results).items()
+        },
+        "note": NOTE.format(cpus=cpus),
+    }
+    return json.dumps(report, indent=2)
+
+
+def run_async(main: Awaitable[list[Result]]) -> list[Result]:
+    """On uvloop, as the servers run: a cheaper client loop leaves more CPU to them."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse_args(argv)
+    cpus = os.cpu_count() or 1
+    progress("starting core and the REST gateway (embedded PostgreSQL, temporary data dir)")
+    pool = str(config.pool_size)
+    with running_stack(PLINTH_DB_POOL_MIN=pool, PLINTH_DB_POOL_MAX=pool) as stack:
+        results = run_async(bench(stack, config))
+    print(as_json(results, config, cpus) if config.json else render(results, config, cpus))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""The GraphQL gateway (Tartiflette on Sanic); see docs/graphql.md."""

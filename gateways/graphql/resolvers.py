@@ -1,0 +1,172 @@
+"""Resolvers: each root field is one core call made with the caller's metadata.
+
+They are registered programmatically under the schema name of the engine
+being built, because Tartiflette keeps resolvers in a global registry keyed
+by schema name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from plinth import PlinthError
+from plinth.v1 import query_pb2
+from plinth.v1 import record_service_pb2 as pb
+from sanic import Request
+from tartiflette import Resolver
+from tartiflette.language.ast import FieldNode, FragmentSpreadNode, InlineFragmentNode
+from tartiflette.resolver.default import default_field_resolver
+
+from gateways.core_client import call
+from gateways.graphql import records
+from gateways.graphql.model import Collection, Model
+from gateways.graphql.where import to_filter
+
+ResolverFn = Callable[[Any, dict[str, Any], "RequestContext", Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What resolvers need of the HTTP request (the `ctx` argument)."""
+
+    request: Request
+    allow_mutations: bool  # GET requests may only read
+
+    async def call_records(self, rpc: str, message: Any) -> Any:
+        """One RecordService call as the caller."""
+        return await call(self.request, "records", rpc, message)
+
+    def check_writable(self) -> None:
+        if not self.allow_mutations:
+            raise PlinthError("BAD_REQUEST", "mutations must be sent with POST")
+
+
+async def resolve_field(parent: Any, args: dict[str, Any], ctx: Any, info: Any) -> Any:
+    """The default resolver. Records are dicts read by key: Tartiflette's own default
+    tries attributes first, so a field named `values` or `items` would read a dict method."""
+    if isinstance(parent, dict):
+        return parent.get(info.field_name)
+    return await default_field_resolver(parent, args, ctx, info)
+
+
+def register_resolvers(model: Model, schema_version: int, schema_name: str) -> None:
+    def on(field: str, resolver: ResolverFn) -> None:
+        Resolver(field, schema_name=schema_name)(resolver)
+
+    async def version(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> int:
+        return schema_version
+
+    on("Query._schemaVersion", version)
+    for c in model.collections:
+        t = c.type_name
+        on(f"Query.{c.root}", _list(c))
+        on(f"Query.{c.root}ById", _by_id(c))
+        on(f"Query.{c.root}Count", _count(c))
+        on(f"Mutation.create{t}", _write(c, "CreateRecord", pb.CreateRecordRequest))
+        on(f"Mutation.replace{t}", _write(c, "ReplaceRecord", pb.ReplaceRecordRequest))
+        on(f"Mutation.delete{t}", _delete(c))
+        if c.declared:
+            on(f"Mutation.update{t}", _write(c, "UpdateRecord", pb.UpdateRecordRequest))
+
+
+def selected_columns(info: Any, collection: Collection) -> list[str]:
+    """The Plinth fields behind the selection (fragments included), `id` always first."""
+    names = {"id"}
+
+    def walk(selection_set: Any) -> None:
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                names.add(selection.name.value)
+            elif isinstance(selection, InlineFragmentNode):
+                walk(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                walk(info.fragments[selection.name.value].selection_set)
+
+    for node in info.field_nodes:
+        walk(node.selection_set)
+    return [column for name, column in collection.columns.items() if name in names]
+
+
+def _list(c: Collection) -> ResolverFn:
+    async def resolve(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
+        if args.get("limit") == 0:
+            return []  # core reads a page size of 0 as "the default"
+        descending = args.get("orderDirection") == "DESC"
+        request = pb.ListRecordsRequest(
+            collection=c.name,
+            filter=to_filter(args.get("where"), c.columns),
+            sort=[
+                query_pb2.SortField(field=c.columns[name], descending=descending)
+                for name in args.get("orderBy") or ()
+            ],
+            fields=selected_columns(info, c),
+            page_size=args.get("limit") or 0,
+            offset=args.get("offset") or 0,
+        )
+        answer = await ctx.call_records("ListRecords", request)
+        return records.decode(answer.records, c)
+
+    return resolve
+
+
+def _by_id(c: Collection) -> ResolverFn:
+    async def resolve(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
+        request = pb.GetRecordRequest(
+            collection=c.name, id=args["id"], fields=selected_columns(info, c)
+        )
+        try:
+            answer = await ctx.call_records("GetRecord", request)
+        except PlinthError as exc:
+            if exc.code == "NOT_FOUND":
+                return None
+            raise
+        return records.decode(answer.record.json, c)
+
+    return resolve
+
+
+def _count(c: Collection) -> ResolverFn:
+    async def resolve(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
+        request = pb.CountRecordsRequest(
+            collection=c.name, filter=to_filter(args.get("where"), c.columns)
+        )
+        return (await ctx.call_records("CountRecords", request)).count
+
+    return resolve
+
+
+def _write(c: Collection, rpc: str, message: type) -> ResolverFn:
+    """create / update / replace: the input as a JSON body, the written record back."""
+
+    async def resolve(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
+        ctx.check_writable()
+        target = {"id": args["id"]} if "id" in args else {}
+        request = message(collection=c.name, data=records.encode(args["input"], c), **target)
+        try:
+            answer = await ctx.call_records(rpc, request)
+        except PlinthError as exc:
+            raise _with_graphql_fields(exc, c) from None
+        return records.decode(answer.record.json, c)
+
+    return resolve
+
+
+def _with_graphql_fields(exc: PlinthError, c: Collection) -> PlinthError:
+    """The error with its field violations named as the client named the fields."""
+    details = [
+        {**d, "field": c.graphql_names.get(d["field"], d["field"])} if "field" in d else d
+        for d in exc.details
+    ]
+    return PlinthError(exc.code, exc.message, details, exc.grpc_code)
+
+
+def _delete(c: Collection) -> ResolverFn:
+    async def resolve(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
+        ctx.check_writable()
+        request = pb.DeleteRecordRequest(collection=c.name, id=args["id"])
+        answer = await ctx.call_records("DeleteRecord", request)
+        return {"id": answer.id, "deleted": answer.deleted}
+
+    return resolve

@@ -1,0 +1,86 @@
+"""GraphQL `where` -> the plinth.v1.Filter tree. Writes no SQL and checks no values:
+core validates the tree against the collection and coerces the values.
+
+`{price: {gt: 10, lte: 99}, OR: [{a: {equals: 1}}, {b: {isNull: true}}], NOT: {...}}`:
+entries of one object are AND-ed, `AND` / `OR` take lists, `NOT` one object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+from plinth.v1 import query_pb2 as pb
+
+OPERATORS = {
+    "equals": pb.OPERATOR_EQ,
+    "not": pb.OPERATOR_NE,
+    "gt": pb.OPERATOR_GT,
+    "gte": pb.OPERATOR_GTE,
+    "lt": pb.OPERATOR_LT,
+    "lte": pb.OPERATOR_LTE,
+    "in": pb.OPERATOR_IN,
+    "notIn": pb.OPERATOR_NIN,
+    "contains": pb.OPERATOR_CONTAINS,
+    "startsWith": pb.OPERATOR_STARTS_WITH,
+    "endsWith": pb.OPERATOR_ENDS_WITH,
+    "isNull": pb.OPERATOR_NULL,
+}
+
+# A google.protobuf.Value number is a double; integers beyond this travel as text,
+# which core parses back to an integer for integer fields.
+EXACT_DOUBLE_INT = 2**53
+
+
+def to_filter(where: Mapping[str, Any] | None, columns: Mapping[str, str]) -> pb.Filter:
+    """`columns` maps GraphQL field names to Plinth ones; an empty `where` matches all."""
+    nodes = _entries(where or {}, columns)
+    return _and(nodes) if nodes else pb.Filter()
+
+
+def _entries(where: Mapping[str, Any], columns: Mapping[str, str]) -> list[pb.Filter]:
+    nodes = []
+    for key, value in where.items():
+        if value is None:
+            continue  # `field: null` and `AND: null` set no condition
+        if key == "AND":
+            nodes.append(_group("all_of", [_and(_entries(w, columns)) for w in value]))
+        elif key == "OR":
+            nodes.append(_group("any_of", [_and(_entries(w, columns)) for w in value]))
+        elif key == "NOT":
+            nodes.append(pb.Filter(negate=_and(_entries(value, columns))))
+        else:
+            nodes += [_condition(columns[key], op, operand) for op, operand in value.items()]
+    return nodes
+
+
+def _and(nodes: list[pb.Filter]) -> pb.Filter:
+    """One node for the entries of one object; `{}` is an empty AND, which matches all."""
+    return nodes[0] if len(nodes) == 1 else _group("all_of", nodes)
+
+
+def _group(kind: str, nodes: list[pb.Filter]) -> pb.Filter:
+    node = pb.Filter()
+    group = getattr(node, kind)
+    group.SetInParent()  # an empty AND matches every record, an empty OR none
+    group.filters.extend(nodes)
+    return node
+
+
+def _condition(column: str, op: str, operand: Any) -> pb.Filter:
+    condition = pb.Condition(field=column, operator=OPERATORS[op])
+    condition.value.CopyFrom(_value(operand))
+    return pb.Filter(condition=condition)
+
+
+def _value(operand: Any) -> struct_pb2.Value:
+    return json_format.ParseDict(_exact(operand), struct_pb2.Value())
+
+
+def _exact(operand: Any) -> Any:
+    if isinstance(operand, int) and not isinstance(operand, bool):
+        return operand if abs(operand) <= EXACT_DOUBLE_INT else str(operand)
+    if isinstance(operand, list):
+        return [_exact(item) for item in operand]
+    return operand
