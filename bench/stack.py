@@ -14,95 +14,15 @@ import os
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
-import httpx
 import psutil  # a dependency of pgserver, so present wherever the embedded server is
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pgserver.utils import PostmasterInfo
 
-ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 90.0
-STOP_TIMEOUT = 20.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen
-    log: Path
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-
-    def output(self, tail: int = 4000) -> str:
-        return self.log.read_text(errors="replace")[-tail:] if self.log.exists() else ""
-
-
-def spawn(name: str, module: str, env: dict[str, str], log_dir: Path) -> Process:
-    log = log_dir / f"{name}.log"
-    with log.open("ab") as handle:
-        # A session of its own: a terminal's Ctrl-C reaches only us, and we stop the
-        # processes in order (gateway before core, core last so it stops Postgres).
-        popen = subprocess.Popen(
-            [sys.executable, "-m", module],
-            cwd=ROOT,
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Process(name, popen, log)
-
-
-def _check_alive(process: Process) -> None:
-    if process.popen.poll() is not None:
-        raise RuntimeError(f"{process.name} exited:\n{process.output()}")
-
-
-def wait_for_core(addr: str, process: Process) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    with grpc.insecure_channel(addr) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            _check_alive(process)
-            with contextlib.suppress(grpc.RpcError):
-                answer = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if answer.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            time.sleep(0.2)
-    raise RuntimeError(f"{process.name} did not become ready:\n{process.output()}")
-
-
-def wait_for_http(url: str, process: Process) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        _check_alive(process)
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{process.name} did not become ready:\n{process.output()}")
+from core.launch import STOP_TIMEOUT, Process, free_port, spawn, wait_for_core, wait_for_http
 
 
 def machine_busy_seconds() -> float:
@@ -132,7 +52,9 @@ class Stack:
     processes: dict[str, Process] = field(default_factory=dict)
 
     def start(self, name: str, module: str) -> Process:
-        process = spawn(name, module, self.env, self.data_dir)
+        # A session of its own: a terminal's Ctrl-C reaches only us, and we stop the
+        # processes in order (gateway before core, core last so it stops Postgres).
+        process = spawn(name, module, self.env, self.data_dir, new_session=True)
         self.processes[name] = process
         return process
 

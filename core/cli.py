@@ -6,51 +6,17 @@ import argparse
 import importlib
 import os
 import signal
-import subprocess
 import sys
 import time
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from core.config import Settings
+from core.launch import NotReady, spawn, wait_for_core
 
 PROCESSES = {"core": "core", "rest": "gateways.rest", "graphql": "gateways.graphql"}
-READY_TIMEOUT = 120.0
 
 
 def _run_module(module: str) -> None:
     importlib.import_module(f"{module}.__main__").main()
-
-
-def _wait_for_core(addr: str, children: list[subprocess.Popen]) -> bool:
-    deadline = time.monotonic() + READY_TIMEOUT
-    with grpc.insecure_channel(addr) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            if any(child.poll() is not None for child in children):
-                return False
-            try:
-                status = stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
-                if status == health_pb2.HealthCheckResponse.SERVING:
-                    return True
-            except grpc.RpcError:
-                pass
-            time.sleep(0.25)
-    return False
-
-
-def _stop(children: list[subprocess.Popen], grace: float = 10.0) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for child in children:
-        try:
-            child.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def up() -> int:
@@ -64,15 +30,15 @@ def up() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    children = [subprocess.Popen([sys.executable, "-m", PROCESSES["core"]])]
-    if not _wait_for_core(settings.core_addr, children):
+    core = spawn("core", PROCESSES["core"])
+    try:
+        wait_for_core(settings.core_addr, core)
+    except NotReady:
         if not stopping:
             print("plinth: core did not start; see the messages above", file=sys.stderr)
-        _stop(children)
+        core.stop()
         return 1
-    children += [
-        subprocess.Popen([sys.executable, "-m", m]) for m in PROCESSES.values() if m != "core"
-    ]
+    children = [core, *(spawn(name, PROCESSES[name]) for name in ("rest", "graphql"))]
     key_source = (
         "PLINTH_ADMIN_KEY"
         if os.environ.get("PLINTH_ADMIN_KEY")
@@ -88,13 +54,14 @@ def up() -> int:
         flush=True,
     )
     while not stopping:
-        if any(child.poll() is not None for child in children):
+        if not all(child.alive() for child in children):
             print("plinth: a process exited; stopping the others", file=sys.stderr)
-            _stop(children)
-            return 1
+            break
         time.sleep(0.5)
-    _stop(children)
-    return 0
+    # Gateways first, core last: core's exit is what stops the embedded Postgres.
+    for child in reversed(children):
+        child.stop()
+    return 0 if stopping else 1
 
 
 def main(argv: list[str] | None = None) -> None:

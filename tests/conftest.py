@@ -4,91 +4,19 @@ ports, over the embedded PostgreSQL in a temporary data directory."""
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
 import httpx
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from plinth import Client
 
-ROOT = Path(__file__).resolve().parent.parent
+from core.launch import Process, free_port, spawn, wait_for_core, wait_for_http
+
 ADMIN_KEY = "plk_" + "test" * 10
-START_TIMEOUT = 90.0
 INTERNAL_MARK = "internal error (request id"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen
-    log: Path
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(sig)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-
-def spawn(name: str, module: str, env: dict[str, str], log_dir: Path) -> Process:
-    log = log_dir / f"{name}.log"
-    handle = log.open("ab")
-    popen = subprocess.Popen(
-        [sys.executable, "-m", module], cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
-    )
-    return Process(name, popen, log)
-
-
-def wait_for_core(addr: str, process: Process) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    with grpc.insecure_channel(addr) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            if process.popen.poll() is not None:
-                raise RuntimeError(f"{process.name} exited:\n{process.output()}")
-            try:
-                answer = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if answer.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.2)
-    raise RuntimeError(f"{process.name} did not become ready:\n{process.output()}")
-
-
-def wait_for_http(url: str, process: Process) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.popen.poll() is not None:
-            raise RuntimeError(f"{process.name} exited:\n{process.output()}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{process.name} did not become ready:\n{process.output()}")
 
 
 @dataclass

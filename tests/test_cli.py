@@ -11,7 +11,8 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import ADMIN_KEY, ROOT, Process, free_port, stack_env, wait_for_http
+from core.launch import ROOT, Process, free_port, wait_for_http
+from tests.conftest import ADMIN_KEY, stack_env
 
 PLINTH = [sys.executable, "-c", "from core.cli import main; main()"]
 

@@ -11,7 +11,8 @@ import pytest
 from plinth import Client, PlinthError
 from plinth.v1 import schema_service_pb2 as spb
 
-from tests.conftest import Stack, free_port, spawn, stack_env, wait_for_core
+from core.launch import free_port, spawn, wait_for_core
+from tests.conftest import Stack, stack_env
 
 
 def eventually(check, timeout: float = 10.0):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from plinth import PlinthError
-from sanic import HTTPResponse, Request, Sanic, html, json, text
+from sanic import HTTPResponse, Request, Sanic, html, text
 
 from core.config import Settings
-from gateways.core_client import attach_core_client, core_metadata, request_id
+from gateways.app_base import new_app
+from gateways.core_client import request_id
 from gateways.graphql import errors, operation, records
 from gateways.graphql.engines import Engines
 from gateways.graphql.graphiql import PAGE
@@ -16,21 +15,11 @@ from gateways.graphql.resolvers import RequestContext
 
 
 def create_app(settings: Settings, name: str = "plinth-graphql") -> Sanic:
-    app = Sanic(name)
-    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
-    attach_core_client(app, settings.core_addr)
+    app = new_app(name, settings, errors.handle)
     app.ctx.engines = Engines()
-    app.error_handler.add(Exception, errors.handle)
-
-    @app.on_response
-    async def add_request_id(request: Request, response: HTTPResponse) -> None:
-        response.headers["X-Request-Id"] = request_id(request)
-
     app.add_route(graphql_post, "/graphql", methods=["POST"])
     app.add_route(graphql_get, "/graphql", methods=["GET"])
     app.add_route(schema_sdl, "/graphql/schema.graphql", methods=["GET"])
-    app.add_route(healthz, "/healthz", methods=["GET"])
-    app.add_route(readyz, "/readyz", methods=["GET"])
     return app
 
 
@@ -60,19 +49,3 @@ async def _execute(request: Request, op: Operation, *, allow_mutations: bool) ->
         context=RequestContext(request, allow_mutations),
     )
     return HTTPResponse(records.dumps(result), content_type="application/json")
-
-
-async def healthz(request: Request) -> HTTPResponse:
-    return json({"status": "ok"})
-
-
-async def readyz(request: Request) -> HTTPResponse:
-    """Ready when core answers and reaches its database."""
-    core = request.app.ctx.core
-    check = health_pb2_grpc.HealthStub(core.channel).Check
-    answer = await core.call(
-        check, health_pb2.HealthCheckRequest(), metadata=core_metadata(request), timeout=3
-    )
-    if answer.status != health_pb2.HealthCheckResponse.SERVING:
-        raise PlinthError("UNAVAILABLE", "core cannot reach its database")
-    return json({"status": "ok"})

@@ -18,23 +18,9 @@ from sanic.exceptions import SanicException
 from tartiflette.coercers.common import CoercionError
 
 from gateways.core_client import request_id
+from gateways.http_status import HTTP_STATUS, code_of, internal_message
 
 log = logging.getLogger("plinth.graphql")
-
-HTTP_STATUS = {
-    "VALIDATION_ERROR": 400,
-    "BAD_REQUEST": 400,
-    "UNAUTHENTICATED": 401,
-    "FORBIDDEN": 403,
-    "NOT_FOUND": 404,
-    "CONFLICT": 409,
-    "PRECONDITION_FAILED": 412,
-    "PAYLOAD_TOO_LARGE": 413,
-    "RATE_LIMITED": 429,
-    "INTERNAL": 500,
-    "UNAVAILABLE": 503,
-}
-_FROM_HTTP = {401: "UNAUTHENTICATED", 404: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE"}
 
 # The request being executed, for log lines written while Tartiflette coerces errors.
 executing_request: ContextVar[str] = ContextVar("plinth_graphql_request", default="-")
@@ -58,8 +44,8 @@ async def coerce_error(exception: Exception, coerced: dict[str, Any]) -> dict[st
         code, message, details = "BAD_REQUEST", coerced["message"], None
     else:
         request = executing_request.get()
-        log.error("request %s failed", request, exc_info=original)
-        code, message, details = "INTERNAL", f"internal error (request id {request})", None
+        log.error(internal_message(request), exc_info=original)
+        code, message, details = "INTERNAL", internal_message(request), None
     answer: dict[str, Any] = {"message": message}
     for key in ("locations", "path"):
         if coerced.get(key):
@@ -82,9 +68,9 @@ async def handle(request: Request, exc: Exception) -> HTTPResponse:
     if isinstance(exc, PlinthError):
         return response(exc.code, exc.message, exc.details)
     if isinstance(exc, SanicException) and exc.status_code < 500:
-        code = _FROM_HTTP.get(exc.status_code, "BAD_REQUEST")
+        code = code_of(exc.status_code)
         answer = response(code, str(exc) or "bad request")
         answer.status = exc.status_code
         return answer
-    log.exception("request %s failed", request_id(request))
-    return response("INTERNAL", f"internal error (request id {request_id(request)})")
+    log.exception(internal_message(request_id(request)))
+    return response("INTERNAL", internal_message(request_id(request)))

@@ -11,29 +11,9 @@ from sanic import HTTPResponse, Request
 from sanic.exceptions import SanicException
 
 from gateways.core_client import request_id
+from gateways.http_status import HTTP_STATUS, code_of, internal_message
 
 log = logging.getLogger("plinth.rest")
-
-HTTP_STATUS = {
-    "VALIDATION_ERROR": 400,
-    "BAD_REQUEST": 400,
-    "UNAUTHENTICATED": 401,
-    "FORBIDDEN": 403,
-    "NOT_FOUND": 404,
-    "CONFLICT": 409,
-    "PRECONDITION_FAILED": 412,
-    "PAYLOAD_TOO_LARGE": 413,
-    "RATE_LIMITED": 429,
-    "INTERNAL": 500,
-    "UNAVAILABLE": 503,
-}
-
-_FROM_HTTP = {
-    404: "NOT_FOUND",
-    413: "PAYLOAD_TOO_LARGE",
-    401: "UNAUTHENTICATED",
-    503: "UNAVAILABLE",
-}
 
 
 def envelope(
@@ -69,10 +49,10 @@ async def handle(request: Request, exc: Exception) -> HTTPResponse:
         return envelope(request, HTTP_STATUS.get(exc.code, 500), exc.code, exc.message, exc.details)
     if isinstance(exc, SanicException) and exc.status_code < 500:
         status = exc.status_code
-        code = _FROM_HTTP.get(status, "BAD_REQUEST")
+        code = code_of(status)
         message = str(exc) or "bad request"
         if status == 404:
             message = f"no route for {request.method} {request.path}"
         return envelope(request, status, code, message)
-    log.exception("internal error (request id %s)", request_id(request))
-    return envelope(request, 500, "INTERNAL", f"internal error (request id {request_id(request)})")
+    log.exception(internal_message(request_id(request)))
+    return envelope(request, 500, "INTERNAL", internal_message(request_id(request)))

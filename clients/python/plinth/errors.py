@@ -23,6 +23,12 @@ _FROM_GRPC = {
 }
 
 
+_TRANSPORT_MESSAGES = {
+    grpc.StatusCode.UNAVAILABLE: "Plinth core is unreachable; retry later",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "Plinth core did not answer in time; retry later",
+}
+
+
 class PlinthError(Exception):
     """An error answered by Plinth. `code` is one of the API codes (e.g. "NOT_FOUND")."""
 
@@ -66,6 +72,9 @@ class PlinthError(Exception):
             status = rpc_status.from_call(error)
         except ValueError:
             status = None
+        if status is None and grpc_code in _TRANSPORT_MESSAGES:
+            # gRPC's own text names addresses and internals; say what it means instead.
+            message = _TRANSPORT_MESSAGES[grpc_code]
         for any_detail in status.details if status else ():
             if any_detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
                 info = error_details_pb2.ErrorInfo()
