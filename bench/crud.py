@@ -167,7 +167,7 @@ async def prepare_sql(stack: Stack, pool_size: int) -> Statements:
         # The SQL path binds parameters itself: they must be the ones core binds.
         _same(get_params, {"p0": "some-id"}, "GetRecord")
         _same(create_params, insert_params(sample), "CreateRecord")
-        return Statements(get=get.as_string(conn), insert=create.as_string(conn))
+        return Statements(get=get, insert=create)
 
 
 async def _check_connections(conn: psycopg.AsyncConnection, pool_size: int) -> None:
@@ -188,8 +188,8 @@ class Target(Protocol):
 
 
 class SqlTarget:
-    """Core's pool settings (prepared statements, UTC) and core's pattern: a pooled
-    connection per statement, which commits when it goes back to the pool."""
+    """Core's pool settings (prepared statements, UTC, autocommit) and core's pattern:
+    a pooled connection per statement."""
 
     def __init__(self, pool: AsyncConnectionPool, statements: Statements) -> None:
         self._pool = pool

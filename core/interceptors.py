@@ -45,41 +45,39 @@ def _as_plinth_error(exc: Exception, on_schema_drift: Callable[[], None]) -> Pli
     return PlinthError(Code.INTERNAL, f"internal error (request id {request_id.get()})")
 
 
+_HANDLER_FACTORIES = {
+    "unary_unary": grpc.unary_unary_rpc_method_handler,
+    "unary_stream": grpc.unary_stream_rpc_method_handler,
+    "stream_unary": grpc.stream_unary_rpc_method_handler,
+    "stream_stream": grpc.stream_stream_rpc_method_handler,
+}
+
+
 class CoreInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, authenticate: Authenticate, on_schema_drift: Callable[[], None]) -> None:
         self._authenticate = authenticate
         self._on_schema_drift = on_schema_drift
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}  # per method, built once
 
     async def intercept_service(self, continuation, details: grpc.HandlerCallDetails):
+        wrapped = self._wrapped.get(details.method)
+        if wrapped is not None:
+            return wrapped
         handler = await continuation(details)
         if handler is None or details.method.startswith(PUBLIC_PREFIXES):
             return handler
-        metadata = {k: v for k, v in details.invocation_metadata if isinstance(v, str)}
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary, metadata),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                self._streaming(handler.unary_stream, metadata),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                self._unary(handler.stream_unary, metadata),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return grpc.stream_stream_rpc_method_handler(
-            self._streaming(handler.stream_stream, metadata),
+        kind = next(k for k in _HANDLER_FACTORIES if getattr(handler, k))
+        streaming = kind.endswith("_stream")
+        behavior = (self._streaming if streaming else self._unary)(getattr(handler, kind))
+        wrapped = self._wrapped[details.method] = _HANDLER_FACTORIES[kind](
+            behavior,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+        return wrapped
 
-    async def _begin(self, metadata: dict[str, str]) -> None:
+    async def _begin(self, context: grpc.aio.ServicerContext) -> None:
+        metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
         request_id.set(metadata.get("x-request-id") or uuid.uuid4().hex)
         set_principal(await self._authenticate(metadata))
 
@@ -88,10 +86,10 @@ class CoreInterceptor(grpc.aio.ServerInterceptor):
         status = rpc_status.to_status(error.to_status())
         await context.abort(status.code, status.details, status.trailing_metadata)
 
-    def _unary(self, behavior, metadata):
+    def _unary(self, behavior):
         async def wrapped(request, context):
             try:
-                await self._begin(metadata)
+                await self._begin(context)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 raise
@@ -100,10 +98,10 @@ class CoreInterceptor(grpc.aio.ServerInterceptor):
 
         return wrapped
 
-    def _streaming(self, behavior, metadata):
+    def _streaming(self, behavior):
         async def wrapped(request, context):
             try:
-                await self._begin(metadata)
+                await self._begin(context)
                 async for response in behavior(request, context):
                     yield response
             except grpc.aio.AbortError:

@@ -132,10 +132,18 @@ def test_unknown_fields_of_a_strict_collection() -> None:
 
 def test_hostile_names_only_reach_sql_quoted() -> None:
     strict = CollectionSpec("c2", 'we"ird', "strict", (FieldSpec("a", "string"),))
-    query, params = compile.select_one('sch"ema', strict, "x'; DROP TABLE t; --", None)
-    text = query.as_string(None)
+    text, params = compile.select_one('sch"ema', strict, "x'; DROP TABLE t; --", None)
     assert '"sch""ema"."we""ird"' in text
     assert "DROP" not in text and params == {"p0": "x'; DROP TABLE t; --"}
+
+
+def test_statements_are_rendered_once_per_shape() -> None:
+    strict = CollectionSpec("c3", "items", "strict", (FieldSpec("a", "string"),))
+    first, _ = compile.select_one("s", strict, "x", None)
+    again, params = compile.select_one("s", strict, "y", None)
+    assert again is first and params == {"p0": "y"}
+    narrow, _ = compile.select_one("s", strict, "x", plan.plan_fields(strict, ["a"]))
+    assert narrow != first and '"a"' in narrow
 
 
 def test_page_statement_returns_rows_and_total_together() -> None:

@@ -19,7 +19,13 @@ async def open_pool(url: str, min_size: int, max_size: int) -> AsyncConnectionPo
         url,
         min_size=min_size,
         max_size=max_size,
-        kwargs={"options": "-c TimeZone=UTC", "application_name": "plinth-core"},
+        # Autocommit: a one-statement request costs one round trip, not BEGIN/…/COMMIT.
+        # Multi-statement work opens its own transaction (conn.transaction()).
+        kwargs={
+            "options": "-c TimeZone=UTC",
+            "application_name": "plinth-core",
+            "autocommit": True,
+        },
         configure=_configure,
         open=False,
         name="plinth",

@@ -7,7 +7,7 @@ Records are built as JSON by Postgres and leave as text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from psycopg import sql
@@ -50,6 +50,31 @@ class Params:
         name = f"p{len(self.values)}"
         self.values[name] = value
         return sql.Placeholder(name)
+
+
+MAX_CACHED_SHAPES = 256
+
+
+def positional(index: int) -> sql.Placeholder:
+    """The placeholder of the index-th value of a cached statement (see `numbered`)."""
+    return sql.Placeholder(f"p{index}")
+
+
+def numbered(values: list[Any]) -> dict[str, Any]:
+    return {f"p{i}": value for i, value in enumerate(values)}
+
+
+def cached(collection: CollectionSpec, key: tuple, build: Callable[[], sql.Composable]) -> str:
+    """The statement text of one shape, rendered once per collection definition.
+
+    A definition is replaced on every schema change, and its cache with it.
+    """
+    text = collection.statements.get(key)
+    if text is None:
+        if len(collection.statements) >= MAX_CACHED_SHAPES:
+            collection.statements.clear()
+        text = collection.statements[key] = build().as_string(None)
+    return text
 
 
 def escape_like(text: str) -> str:
@@ -255,15 +280,14 @@ def select_one(
     collection: CollectionSpec,
     record_id: str,
     selection: tuple[Column, ...] | None,
-) -> tuple[sql.Composed, dict[str, Any]]:
-    params = Params()
-    query = sql.SQL("SELECT {}::text, t.version FROM {} WHERE t.id = {} AND {}").format(
-        record_json(collection, selection),
-        table(schema_name, collection),
-        params.add(record_id),
-        LIVE,
-    )
-    return query, params.values
+) -> tuple[str, dict[str, Any]]:
+    def build() -> sql.Composable:
+        return sql.SQL("SELECT {}::text, t.version FROM {} WHERE t.id = {} AND {}").format(
+            record_json(collection, selection), table(schema_name, collection), positional(0), LIVE
+        )
+
+    shape = None if selection is None else tuple(c.name for c in selection)
+    return cached(collection, ("one", schema_name, shape), build), numbered([record_id])
 
 
 def select_page(
