@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
@@ -78,6 +78,21 @@ class AsyncClient:
             )
         except grpc.aio.AioRpcError as error:
             raise PlinthError.from_rpc(error) from None
+
+    async def stream(
+        self, method, request, *, metadata: Metadata = (), timeout: float | None = None
+    ) -> AsyncIterator[Any]:
+        """Iterate a server-streaming RPC; raises PlinthError (also mid-stream)."""
+        call = method(
+            request, metadata=self._metadata + tuple(metadata), timeout=timeout or self._timeout
+        )
+        try:
+            async for message in call:
+                yield message
+        except grpc.aio.AioRpcError as error:
+            raise PlinthError.from_rpc(error) from None
+        finally:
+            call.cancel()
 
     async def close(self) -> None:
         await self.channel.close()
