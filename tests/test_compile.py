@@ -32,9 +32,13 @@ C = Condition
 
 
 def where(node) -> tuple[str, dict]:
-    params = compile.Params()
-    text = compile.where_sql(plan.plan_filter(ITEMS, node), params).as_string(None)
-    return text.removeprefix("t.deleted_at IS NULL AND "), params.values
+    """The compiled condition, and the values bound to it (checked against its placeholders)."""
+    planned = plan.plan_filter(ITEMS, node)
+    bind = compile.Binder()
+    text = compile._where_sql(planned, bind).as_string(None)
+    values = compile._where_values(planned)
+    assert len(values) == bind.count, "the builder and its values twin disagree"
+    return text.removeprefix("t.deleted_at IS NULL AND "), compile.numbered(values)
 
 
 def unwrap(values: dict) -> dict:
@@ -75,14 +79,36 @@ def unwrap(values: dict) -> dict:
         (C("tags", Op.CONTAINS, "red"), '%(p0)s = ANY(t."tags")', ["red"]),
         (C("meta", Op.CONTAINS, {"a": 1}), 't."meta" @> %(p0)s', [{"a": 1}]),
         (C("meta", Op.EQ, {"a": 1}), 't."meta" = %(p0)s', [{"a": 1}]),
-        (C("color", Op.EQ, "red"), '(t."_extra" ->> %(p0)s) = %(p1)s', ["color", "red"]),
-        (C("size", Op.EQ, 10), '(t."_extra" ->> %(p0)s) = %(p1)s', ["size", "10"]),
-        (C("size", Op.GT, "10"), '(t."_extra" -> %(p0)s) > %(p1)s', ["size", 10]),
-        (C("size", Op.EXISTS, False), 'NOT t."_extra" ? %(p0)s', ["size"]),
+        (
+            C("color", Op.EQ, "red"),
+            "((t.\"_extra\" #> %(p0)s) #>> '{}') = %(p1)s",
+            [["color"], "red"],
+        ),
+        (C("size", Op.EQ, 10), "((t.\"_extra\" #> %(p0)s) #>> '{}') = %(p1)s", [["size"], "10"]),
+        (C("size", Op.GT, "10"), '(t."_extra" #> %(p0)s) > %(p1)s', [["size"], 10]),
+        (C("size", Op.EXISTS, False), '(t."_extra" #> %(p0)s) IS NULL', [["size"]]),
         (
             C("size", Op.NULL, True),
-            "coalesce((t.\"_extra\" -> %(p0)s), 'null') = 'null'",
-            ["size"],
+            "coalesce((t.\"_extra\" #> %(p0)s), 'null') = 'null'",
+            [["size"]],
+        ),
+        (
+            C("size", Op.NIN, "1,2"),
+            "(((t.\"_extra\" #> %(p0)s) #>> '{}') IS NULL OR NOT"
+            " (((t.\"_extra\" #> %(p0)s) #>> '{}') = ANY(%(p1)s)))",
+            [["size"], ["1", "2"]],
+        ),
+        (
+            C("meta.color", Op.EQ, "red"),
+            "((t.\"meta\" #> %(p0)s) #>> '{}') = %(p1)s",
+            [["color"], "red"],
+        ),
+        (C("meta.a.b", Op.GTE, "3"), '(t."meta" #> %(p0)s) >= %(p1)s', [["a", "b"], 3]),
+        (C("meta.tags", Op.CONTAINS, ["x"]), '(t."meta" #> %(p0)s) @> %(p1)s', [["tags"], ["x"]]),
+        (
+            C("meta.name", Op.ICONTAINS, "5%"),
+            "((t.\"meta\" #> %(p0)s) #>> '{}') ILIKE %(p1)s",
+            [["name"], "%5\\%%"],
         ),
         (
             AllOf((C("qty", Op.GT, 1), AnyOf((C("name", Op.EQ, "a"), C("name", Op.EQ, "b"))))),
@@ -104,7 +130,8 @@ def test_compiled_filters(node, sql: str, params: list) -> None:
     "node, message",
     [
         (C("bad name", Op.EQ, 1), "unknown field"),
-        (C("a.b", Op.EQ, 1), "not supported yet"),
+        (C("price.x", Op.EQ, 1), "is a float field"),
+        (C("meta..x", Op.EQ, 1), "malformed path"),
         (C("qty", Op.EQ, "many"), "qty"),
         (C("qty", Op.EQ, 1.5), "integer"),
         (C("price", Op.CONTAINS, "1"), "does not apply to float"),
@@ -147,13 +174,35 @@ def test_statements_are_rendered_once_per_shape() -> None:
 
 
 def test_page_statement_returns_rows_and_total_together() -> None:
-    node = plan.plan_filter(ITEMS, C("qty", Op.GT, 1))
-    sort = plan.plan_sort(ITEMS, [Sort("price", descending=True)])
-    query, params = compile.select_page(
-        "s", ITEMS, node, sort, plan.plan_fields(ITEMS, ["name"]), 20, 40, True
+    page = compile.Page(
+        node=plan.plan_filter(ITEMS, C("qty", Op.GT, 1)),
+        sort=plan.plan_sort(ITEMS, [Sort("price", descending=True)]),
+        selection=plan.plan_fields(ITEMS, ["name"]),
+        limit=20,
+        offset=40,
+        with_total=True,
     )
-    text = query.as_string(None)
-    assert text.startswith("SELECT coalesce(json_agg(p), '[]')::text, (SELECT count(*) FROM")
-    assert 'ORDER BY t."price" DESC NULLS LAST, t.id ASC LIMIT %(p1)s OFFSET %(p2)s' in text
-    assert 't."id" AS "id", t."name" AS "name"' in text
+    text, params = compile.select_page("s", ITEMS, page)
+    assert text.startswith('WITH page AS MATERIALIZED (SELECT t."id" AS "id", t."name"')
+    assert 'ORDER BY t."price" DESC NULLS LAST, t.id ASC LIMIT %(p1)s + 1 OFFSET %(p2)s' in text
+    assert '(SELECT count(*) FROM "s"."items" AS t WHERE' in text
     assert params == {"p0": 1, "p1": 20, "p2": 40}
+
+
+def test_keyset_after_a_position_with_nulls_last() -> None:
+    page = compile.Page(
+        node=None,
+        sort=plan.plan_sort(ITEMS, [Sort("price"), Sort("name", descending=True)]),
+        selection=None,
+        limit=10,
+        after=["2.5", None, "id-9"],
+    )
+    text, params = compile.select_page("s", ITEMS, page)
+    assert (
+        'AND (((t."price" > %(p0)s::double precision OR t."price" IS NULL))'
+        ' OR (t."price" = %(p0)s::double precision AND t."name" IS NULL AND t.id > %(p1)s))'
+    ) in text
+    assert params == {"p0": "2.5", "p1": "id-9", "p2": 10, "p3": 0}
+    backward = compile.select_page("s", ITEMS, compile.Page(**{**page.__dict__, "backward": True}))
+    assert 'ORDER BY t."price" DESC NULLS FIRST, t."name" ASC NULLS FIRST, t.id DESC' in backward[0]
+    assert 't."name" IS NOT NULL' in backward[0]

@@ -15,6 +15,7 @@ from core.schema.types import FIELD_TYPES, FieldType
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 1000
+MAX_KEY_LENGTH = 255
 
 SYSTEM_FIELDS = {
     "id": FieldSpec("id", "string"),
@@ -28,14 +29,24 @@ ORDER_OPS = {Op.GT, Op.GTE, Op.LT, Op.LTE, Op.BETWEEN}
 
 @dataclass(frozen=True)
 class Column:
-    """A readable field: a typed column, or a key of a flexible collection's `_extra`."""
+    """A readable value: a typed column, or a path inside a json value.
+
+    `name` is as the caller wrote it ("price", "meta.color", or "color" for a
+    flexible collection's undeclared key). `path` is set for values inside json:
+    keys within the json field `spec`, or within `_extra` when `spec` is None.
+    """
 
     name: str
-    spec: FieldSpec | None  # None: an undeclared key of a flexible collection
+    spec: FieldSpec | None
+    path: tuple[str, ...] = ()
+
+    @property
+    def is_json(self) -> bool:
+        return bool(self.path)
 
     @property
     def ftype(self) -> FieldType | None:
-        return FIELD_TYPES[self.spec.type] if self.spec else None
+        return None if self.is_json else FIELD_TYPES[self.spec.type]
 
 
 @dataclass(frozen=True)
@@ -52,11 +63,20 @@ def resolve(collection: CollectionSpec, name: str) -> Column:
     spec = SYSTEM_FIELDS.get(name) or collection.by_name.get(name)
     if spec is not None:
         return Column(name, spec)
-    if "." in name:
-        raise bad_request(f"paths such as {name!r} are not supported yet")
-    if collection.flexible and NAME_RE.match(name):
-        return Column(name, None)
-    raise bad_request(f"unknown field {name!r} in {collection.name!r}")
+    head, _, rest = name.partition(".")
+    path = tuple(rest.split(".")) if rest else ()
+    if any(not key or len(key) > MAX_KEY_LENGTH for key in path):
+        raise bad_request(f"malformed path {name!r}: keys are separated by single dots")
+    spec = collection.by_name.get(head)
+    if spec is not None and path:
+        if spec.type != "json":
+            raise bad_request(
+                f"{head!r} is a {spec.type} field: paths like {name!r} go into json fields only"
+            )
+        return Column(name, spec, path)
+    if collection.flexible and NAME_RE.match(head):
+        return Column(name, None, (head, *path))
+    raise bad_request(f"unknown field {head!r} in {collection.name!r}")
 
 
 def plan_filter(collection: CollectionSpec, node: Node | None) -> PlannedNode | None:
@@ -87,6 +107,8 @@ def _coerce(column: Column, op: Op, raw: Any) -> Any:
     kind = column.ftype.name if column.ftype else None
     if op in TEXT_OPS:
         return _text_operand(column, op, raw)
+    if column.is_json and op in ORDER_OPS:
+        return _json_scalar(raw)
     if op in ORDER_OPS and (kind in ("boolean", "json") or (kind or "").endswith("[]")):
         raise ValueError(f"does not apply to {kind} fields")
     if raw is None:
@@ -100,7 +122,7 @@ def _text_operand(column: Column, op: Op, raw: Any) -> Any:
     kind = column.ftype.name if column.ftype else None
     if op is Op.CONTAINS and kind is not None and kind.endswith("[]"):
         return _one(column, raw, element=True)  # membership of one element
-    if op is Op.CONTAINS and kind == "json":
+    if op is Op.CONTAINS and (kind == "json" or column.is_json) and not isinstance(raw, str):
         return raw  # jsonb containment
     if column.ftype is not None and not column.ftype.textual:
         raise ValueError(f"does not apply to {kind} fields")
@@ -109,11 +131,22 @@ def _text_operand(column: Column, op: Op, raw: Any) -> Any:
     return raw
 
 
+def _json_scalar(raw: Any) -> Any:
+    """A value to order json against: query-string numbers are numbers."""
+    if isinstance(raw, str):
+        for parse in (int, float):
+            try:
+                return parse(raw)
+            except ValueError:
+                pass
+    return raw
+
+
 def _one(column: Column, raw: Any, *, element: bool = False) -> Any:
     """One comparison value in the column's type; query-string text is parsed first."""
     ftype = column.ftype
     if ftype is None:
-        return raw
+        return _json_scalar(raw)
     if element:
         ftype = FIELD_TYPES[ftype.name.removesuffix("[]")]
     if isinstance(raw, str) and ftype.from_text is not None:
@@ -144,7 +177,7 @@ def plan_sort(collection: CollectionSpec, sort: list[Sort]) -> list[tuple[Column
     for key in sort:
         column = resolve(collection, key.field)
         if column.ftype is not None and column.ftype.name == "json":
-            raise bad_request(f"cannot sort by json field {key.field!r}")
+            raise bad_request(f"cannot sort by a whole json field ({key.field!r}); sort by a path")
         out.append((column, key.descending))
     return out
 
@@ -157,7 +190,10 @@ def plan_fields(collection: CollectionSpec, names: list[str]) -> tuple[Column, .
     for name in names:
         name = name.strip()
         if name and name not in selected:
-            selected[name] = resolve(collection, name)
+            column = resolve(collection, name)
+            if column.path and (column.spec is not None or len(column.path) > 1):
+                raise bad_request(f"select the whole json field, not {name!r}")
+            selected[name] = column
     return tuple(selected.values())
 
 
@@ -174,3 +210,58 @@ def plan_offset(offset: int, page: int, limit: int) -> int:
     if offset < 0 or page < 0:
         raise bad_request("offset and page must not be negative")
     return (page - 1) * limit if page else offset
+
+
+NUMERIC_TYPES = ("integer", "float", "decimal")
+MAX_AGGREGATES = 40
+# Function -> which columns it accepts: "any", "numeric" (sum, avg) or "ordered" (min, max).
+AGGREGATE_INPUTS = {
+    "count": "any",
+    "countDistinct": "any",
+    "countAll": "any",
+    "sum": "numeric",
+    "sumDistinct": "numeric",
+    "avg": "numeric",
+    "avgDistinct": "numeric",
+    "min": "ordered",
+    "max": "ordered",
+}
+
+
+def plan_aggregates(
+    collection: CollectionSpec, asked: list[tuple[str, str]]
+) -> list[tuple[str, str, Column | None]]:
+    """(function, field) pairs -> (function, field, column; None for "*")."""
+    if not asked:
+        raise bad_request("ask for at least one aggregate, e.g. aggregate[count]=*")
+    if len(asked) > MAX_AGGREGATES:
+        raise bad_request(f"at most {MAX_AGGREGATES} aggregates per request")
+    out = []
+    for function, field in asked:
+        accepts = AGGREGATE_INPUTS.get(function)
+        if accepts is None:
+            raise bad_request(
+                f"unknown aggregate {function!r}; use one of: {', '.join(AGGREGATE_INPUTS)}"
+            )
+        if field == "*":
+            if function not in ("count", "countAll"):
+                raise bad_request(f"{function} needs a field, not *")
+            out.append((function, field, None))
+            continue
+        column = resolve(collection, field)
+        kind = column.ftype.name if column.ftype else None
+        if accepts == "numeric" and kind not in NUMERIC_TYPES:
+            raise bad_request(f"{function} needs a number field; {field!r} is not one")
+        if accepts == "ordered" and (kind in ("boolean", "json") or (kind or "").endswith("[]")):
+            raise bad_request(f"{function} does not apply to {kind} fields such as {field!r}")
+        out.append((function, field, column))
+    return out
+
+
+def plan_group_by(collection: CollectionSpec, names: list[str]) -> list[Column]:
+    columns = []
+    for name in names:
+        if name in AGGREGATE_INPUTS:
+            raise bad_request(f"cannot group by {name!r}: it names an aggregate in the answer")
+        columns.append(resolve(collection, name))
+    return columns

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import grpc
-from plinth.v1 import common_pb2
+import orjson
+from plinth.v1 import common_pb2, query_pb2
 from plinth.v1 import record_service_pb2 as pb
 from plinth.v1 import record_service_pb2_grpc as rpc
 from psycopg_pool import AsyncConnectionPool
 
 from core.auth.principal import current
 from core.errors import Code, PlinthError, not_found
-from core.query import ast, compile, plan
+from core.query import ast, compile, cursor, plan
 from core.records import writes
+from core.records.export import EXPORT_FORMATS, export_chunks
 from core.records.values import (
     UNKNOWN_FIELD,
     CheckedRecord,
@@ -21,6 +23,19 @@ from core.records.values import (
 )
 from core.schema.cache import SchemaCache
 from core.schema.model import CollectionSpec, SpaceSchema
+
+# The wire enum -> the function names of the REST API and of the JSON answer.
+AGGREGATE_NAMES = {
+    query_pb2.AGGREGATE_FUNCTION_COUNT: "count",
+    query_pb2.AGGREGATE_FUNCTION_COUNT_DISTINCT: "countDistinct",
+    query_pb2.AGGREGATE_FUNCTION_COUNT_ALL: "countAll",
+    query_pb2.AGGREGATE_FUNCTION_SUM: "sum",
+    query_pb2.AGGREGATE_FUNCTION_SUM_DISTINCT: "sumDistinct",
+    query_pb2.AGGREGATE_FUNCTION_AVG: "avg",
+    query_pb2.AGGREGATE_FUNCTION_AVG_DISTINCT: "avgDistinct",
+    query_pb2.AGGREGATE_FUNCTION_MIN: "min",
+    query_pb2.AGGREGATE_FUNCTION_MAX: "max",
+}
 
 
 def _record(row: tuple) -> common_pb2.Record:
@@ -116,26 +131,84 @@ class RecordServicer(rpc.RecordServiceServicer):
     async def ListRecords(self, request: pb.ListRecordsRequest, context) -> pb.ListRecordsResponse:
         space, collection = await self._target(request.collection)
         limit = plan.plan_limit(request.page_size)
-        query = compile.select_page(
-            space.schema_name,
-            collection,
-            plan.plan_filter(collection, ast.from_proto(request.filter)),
-            plan.plan_sort(collection, [ast.Sort(s.field, s.descending) for s in request.sort]),
-            plan.plan_fields(collection, list(request.fields)),
-            limit,
-            plan.plan_offset(request.offset, request.page, limit),
-            request.include_total,
+        sort = plan.plan_sort(collection, [ast.Sort(s.field, s.descending) for s in request.sort])
+        query = cursor.fingerprint(collection.name, request.filter, sort, request.search)
+        after = None
+        if request.page_token:
+            if request.offset or request.page:
+                raise PlinthError(Code.BAD_REQUEST, "a cursor replaces offset and page: send one")
+            after = cursor.decode(request.page_token, query, len(sort) + 1)
+        page = compile.Page(
+            node=plan.plan_filter(collection, ast.from_proto(request.filter)),
+            sort=sort,
+            selection=plan.plan_fields(collection, list(request.fields)),
+            limit=limit,
+            offset=plan.plan_offset(request.offset, request.page, limit),
+            with_total=request.include_total,
+            search=request.search,
+            after=after,
+            backward=request.backward,
         )
-        records, total = await self._fetchone(*query)
-        return pb.ListRecordsResponse(records=records.encode(), total=total or 0, page_size=limit)
+        records, has_more, keys, total = await self._fetchone(
+            *compile.select_page(space.schema_name, collection, page)
+        )
+        positions = orjson.loads(keys) if keys else []
+        if request.backward:  # fetched in reverse order: present it in sort order
+            records = orjson.dumps(orjson.loads(records)[::-1]).decode()
+            positions.reverse()
+        answer = pb.ListRecordsResponse(
+            records=records.encode(), total=total or 0, page_size=limit, has_more=has_more
+        )
+        if has_more and positions:
+            edge = positions[0] if request.backward else positions[-1]
+            answer.next_page_token = cursor.encode(edge, query)
+        if request.record_cursors:
+            answer.record_cursors.extend(cursor.encode(p, query) for p in positions)
+        return answer
 
     async def CountRecords(
         self, request: pb.CountRecordsRequest, context
     ) -> pb.CountRecordsResponse:
         space, collection = await self._target(request.collection)
         node = plan.plan_filter(collection, ast.from_proto(request.filter))
-        (total,) = await self._fetchone(*compile.count(space.schema_name, collection, node))
+        statement = compile.count(space.schema_name, collection, node, request.search)
+        (total,) = await self._fetchone(*statement)
         return pb.CountRecordsResponse(count=total)
+
+    async def AggregateRecords(
+        self, request: pb.AggregateRecordsRequest, context
+    ) -> pb.AggregateRecordsResponse:
+        space, collection = await self._target(request.collection)
+        asked = [(AGGREGATE_NAMES.get(a.function, ""), a.field or "*") for a in request.aggregates]
+        statement = compile.aggregate(
+            space.schema_name,
+            collection,
+            plan.plan_filter(collection, ast.from_proto(request.filter)),
+            request.search,
+            plan.plan_aggregates(collection, asked),
+            plan.plan_group_by(collection, list(request.group_by)),
+        )
+        (groups,) = await self._fetchone(*statement)
+        return pb.AggregateRecordsResponse(groups=groups.encode())
+
+    async def ExportRecords(self, request: pb.ExportRecordsRequest, context):
+        space, collection = await self._target(request.collection)
+        if request.format not in EXPORT_FORMATS:
+            raise PlinthError(Code.BAD_REQUEST, "format must be csv, json or ndjson")
+        text, params = compile.export(
+            space.schema_name,
+            collection,
+            plan.plan_filter(collection, ast.from_proto(request.filter)),
+            request.search,
+            plan.plan_sort(collection, [ast.Sort(s.field, s.descending) for s in request.sort]),
+            plan.plan_fields(collection, list(request.fields)),
+            csv=request.format == query_pb2.EXPORT_FORMAT_CSV,
+        )
+        as_array = request.format == query_pb2.EXPORT_FORMAT_JSON
+        async with self._pool.connection() as conn, conn.cursor() as cur:
+            async with cur.copy(text, params) as copy:
+                async for chunk in export_chunks(copy, as_array):
+                    yield pb.ExportRecordsResponse(chunk=chunk)
 
     async def UpdateRecord(
         self, request: pb.UpdateRecordRequest, context
