@@ -85,7 +85,11 @@ def unwrap(values: dict) -> dict:
             [["color"], "red"],
         ),
         (C("size", Op.EQ, 10), "((t.\"_extra\" #> %(p0)s) #>> '{}') = %(p1)s", [["size"], "10"]),
-        (C("size", Op.GT, "10"), '(t."_extra" #> %(p0)s) > %(p1)s', [["size"], 10]),
+        (
+            C("size", Op.GT, "10"),
+            "nullif((t.\"_extra\" #> %(p0)s), 'null') > %(p1)s",
+            [["size"], 10],
+        ),
         (C("size", Op.EXISTS, False), '(t."_extra" #> %(p0)s) IS NULL', [["size"]]),
         (
             C("size", Op.NULL, True),
@@ -103,7 +107,11 @@ def unwrap(values: dict) -> dict:
             "((t.\"meta\" #> %(p0)s) #>> '{}') = %(p1)s",
             [["color"], "red"],
         ),
-        (C("meta.a.b", Op.GTE, "3"), '(t."meta" #> %(p0)s) >= %(p1)s', [["a", "b"], 3]),
+        (
+            C("meta.a.b", Op.GTE, "3"),
+            "nullif((t.\"meta\" #> %(p0)s), 'null') >= %(p1)s",
+            [["a", "b"], 3],
+        ),
         (C("meta.tags", Op.CONTAINS, ["x"]), '(t."meta" #> %(p0)s) @> %(p1)s', [["tags"], ["x"]]),
         (
             C("meta.name", Op.ICONTAINS, "5%"),

@@ -169,6 +169,16 @@ def _column_sql(column: Column, bind: Binder) -> sql.Composable:
     return sql.SQL("t.{}").format(sql.Identifier(column.name))
 
 
+def _sort_key_sql(column: Column, bind: Binder) -> sql.Composable:
+    """A sort key: a json null counts as null, so it sorts last like any null."""
+    expr = _column_sql(column, bind)
+    return _no_json_null(expr) if column.is_json else expr
+
+
+def _no_json_null(json_expr: sql.Composable) -> sql.Composable:
+    return sql.SQL("nullif({}, 'null')").format(json_expr)
+
+
 def _column_values(column: Column) -> list[Any]:
     return [list(column.path)] if column.is_json else []
 
@@ -183,6 +193,8 @@ def _json_text(value: Any) -> str | None:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # wire numbers are doubles; JSON writes 2, not 2.0
     return str(value)
 
 
@@ -308,15 +320,17 @@ def _json_condition_sql(expr: sql.Composable, op: Op, value: Any, bind: Binder) 
         return sql.SQL("{} = ANY({})").format(text, bind())
     if op is Op.NIN:
         return sql.SQL("({0} IS NULL OR NOT ({0} = ANY({1})))").format(text, bind())
+    # Ordering: a json null is no value (jsonb would order it below everything).
+    ordered = _no_json_null(expr)
     if op is Op.BETWEEN:
-        return sql.SQL("{} BETWEEN {} AND {}").format(expr, bind(), bind())
+        return sql.SQL("{} BETWEEN {} AND {}").format(ordered, bind(), bind())
     if op is Op.CONTAINS and not isinstance(value, str):
         return sql.SQL("{} @> {}").format(expr, bind())
     if op in _SUBSTRING:
         return sql.SQL("{} {} {}").format(text, sql.SQL(_SUBSTRING[op][0]), bind())
     if op in (Op.LIKE, Op.ILIKE, Op.REGEX):
         return sql.SQL("{} {} {}").format(text, sql.SQL(_COMPARE[op]), bind())
-    return sql.SQL("{} {} {}").format(expr, sql.SQL(_COMPARE[op]), bind())
+    return sql.SQL("{} {} {}").format(ordered, sql.SQL(_COMPARE[op]), bind())
 
 
 def _json_condition_values(op: Op, value: Any) -> list[Any]:
@@ -455,7 +469,7 @@ def select_page(schema_name: str, collection: CollectionSpec, page: Page) -> Sta
     def build() -> sql.Composable:
         bind = Binder()
         where = _where_sql(page.node, bind) + _search_sql(collection, page.search, bind)
-        exprs = [_column_sql(column, bind) for column, _ in page.sort]
+        exprs = [_sort_key_sql(column, bind) for column, _ in page.sort]
         keyset = (
             _keyset_sql(exprs, page.sort, page.after, page.backward, bind)
             if page.after is not None
@@ -642,7 +656,7 @@ def export(
     def build() -> sql.Composable:
         bind = Binder()
         where = _where_sql(node, bind) + _search_sql(collection, search, bind)
-        exprs = [_column_sql(column, bind) for column, _ in sort]
+        exprs = [_sort_key_sql(column, bind) for column, _ in sort]
         source = sql.SQL("FROM {} WHERE {} {}").format(
             table(schema_name, collection), where, _order_sql(exprs, sort, backward=False)
         )

@@ -7,12 +7,14 @@ from sanic import Sanic
 from core.config import Settings
 from gateways.app_base import new_app
 from gateways.rest import errors
-from gateways.rest.routes import records, schema
+from gateways.rest.routes import export, query, records, schema
 
 
 def create_app(settings: Settings, name: str = "plinth-rest") -> Sanic:
     app = new_app(name, settings, errors.handle)
-    # Static routes (schema) are matched before /api/v1/<collection>.
+    # Static segments (schema, …/count, …/query, …/export) win over /<collection>/<id>.
     app.blueprint(schema.bp)
+    app.blueprint(query.bp)
+    app.blueprint(export.bp)
     app.blueprint(records.bp)
     return app
