@@ -14,6 +14,7 @@ import pytest
 from plinth import Client
 
 from core.launch import Process, free_port, spawn, wait_for_core, wait_for_http
+from tests.query_data import create_dataset
 
 ADMIN_KEY = "plk_" + "test" * 10
 INTERNAL_MARK = "internal error (request id"
@@ -115,3 +116,10 @@ def grpc_client(stack: Stack) -> Iterator[Client]:
 def name() -> str:
     """A fresh collection name, so tests never share data."""
     return "c_" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture(scope="session")
+def query_dataset(stack: Stack) -> tuple[str, list[dict]]:
+    """One collection of random rows shared by the query property tests."""
+    with Client(stack.core_addr, api_key=stack.admin_key) as client:
+        return create_dataset(client)

@@ -6,145 +6,24 @@ and walking cursor pages must return every matching row exactly once, in order.
 
 from __future__ import annotations
 
-import random
-from typing import Any
-
 import orjson
 import pytest
 from google.protobuf import json_format, struct_pb2
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from plinth import Client
 from plinth.v1 import query_pb2 as q
 from plinth.v1 import record_service_pb2 as rpb
 
-from core.query.ast import AllOf, AnyOf, Condition, Node, Not, Op
+from core.query.ast import AllOf, Condition, Node, Not
 from tests import reference
-
-NAMES = ["", "a", "ab", "abc", "b", "ba", "a%", "a_b", "Ab"]
-FIELDS = [
-    {"name": "name", "type": "string"},
-    {"name": "qty", "type": "integer"},
-    {"name": "price", "type": "float"},
-    {"name": "flag", "type": "boolean"},
-    {"name": "day", "type": "date"},
-    {"name": "meta", "type": "json"},
-]
-DAYS = [f"2024-01-0{d}" for d in range(1, 6)]
-VALUES: dict[str, list[Any]] = {
-    "name": NAMES,
-    "qty": [-2, 0, 1, 2, 5],
-    "price": [-1.0, 0.5, 1.0, 2.5],
-    "flag": [True, False],
-    "day": DAYS,
-    "meta.k": [0, 1, 2, 3],
-}
-ORDERED = [
-    Op.EQ,
-    Op.NE,
-    Op.GT,
-    Op.GTE,
-    Op.LT,
-    Op.LTE,
-    Op.IN,
-    Op.NIN,
-    Op.BETWEEN,
-    Op.NULL,
-    Op.EXISTS,
-]
-OPERATORS: dict[str, list[Op]] = {
-    "name": [*ORDERED, Op.LIKE, Op.ILIKE, Op.CONTAINS, Op.ICONTAINS, Op.STARTS_WITH, Op.ENDS_WITH],
-    "qty": ORDERED,
-    "price": ORDERED,
-    "flag": [Op.EQ, Op.NE, Op.IN, Op.NIN, Op.NULL, Op.EXISTS],
-    "day": ORDERED,
-    "meta.k": ORDERED,
-}
-SORTABLE = ["name", "qty", "price", "flag", "day", "meta.k", "id"]
-PATTERNS = ["a%", "%b", "_b%", "%", "a\\_b", "A%"]
-
-
-def random_rows(count: int) -> list[dict[str, Any]]:
-    rng = random.Random(20261122)
-
-    def maybe(values: list[Any]) -> Any:
-        return rng.choice([*values, None])
-
-    rows = []
-    for _ in range(count):
-        meta = rng.choice([None, {}, {"k": rng.choice(VALUES["meta.k"])}, {"k": None}])
-        rows.append(
-            {
-                "name": maybe(NAMES),
-                "qty": maybe(VALUES["qty"]),
-                "price": maybe(VALUES["price"]),
-                "flag": maybe(VALUES["flag"]),
-                "day": maybe(DAYS),
-                "meta": meta,
-            }
-        )
-    return rows
-
-
-@pytest.fixture(scope="module")
-def dataset(stack) -> tuple[str, list[dict[str, Any]]]:
-    name = "props_" + random.Random().randbytes(4).hex()
-    with Client(stack.core_addr, api_key=stack.admin_key) as client:
-        client.create_collection(name, FIELDS)
-        rows = [client.create(name, row) for row in random_rows(80)]
-    return name, rows
+from tests.query_data import PROPERTY, coerce, sorts, trees
 
 
 @pytest.fixture(scope="module")
 def client(stack):
     with Client(stack.core_addr, api_key=stack.admin_key) as client:
         yield client
-
-
-# --- strategies ---------------------------------------------------------------------
-
-
-@st.composite
-def conditions(draw) -> Condition:
-    field = draw(st.sampled_from(list(OPERATORS)))
-    op = draw(st.sampled_from(OPERATORS[field]))
-    pool = VALUES[field]
-    if op in (Op.NULL, Op.EXISTS):
-        value: Any = draw(st.booleans())
-    elif op in (Op.IN, Op.NIN):
-        value = draw(st.lists(st.sampled_from(pool), max_size=3))
-    elif op is Op.BETWEEN:
-        value = sorted(draw(st.lists(st.sampled_from(pool), min_size=2, max_size=2)))
-    elif op in (Op.LIKE, Op.ILIKE):
-        value = draw(st.sampled_from(PATTERNS))
-    else:
-        value = draw(st.sampled_from(pool))
-    if field in ("qty", "price") and draw(st.booleans()):
-        value = _as_text(value)  # query-string style: core parses the text
-    return Condition(field, op, value)
-
-
-def _as_text(value: Any) -> Any:
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    return value if isinstance(value, bool) else str(value)
-
-
-def trees(depth: int = 3) -> st.SearchStrategy[Node]:
-    return st.recursive(
-        conditions(),
-        lambda children: st.one_of(
-            st.lists(children, max_size=3).map(lambda c: AllOf(tuple(c))),
-            st.lists(children, max_size=3).map(lambda c: AnyOf(tuple(c))),
-            children.map(Not),
-        ),
-        max_leaves=6,
-    )
-
-
-sorts = st.lists(
-    st.tuples(st.sampled_from(SORTABLE), st.booleans()), max_size=3, unique_by=lambda s: s[0]
-)
 
 
 # --- translation to the wire and to the reference ----------------------------------------
@@ -165,13 +44,6 @@ def to_proto(node: Node | None) -> q.Filter:
     return q.Filter(all_of=listed) if isinstance(node, AllOf) else q.Filter(any_of=listed)
 
 
-def coerce(field: str, raw: Any) -> Any:
-    """Query-string text for numbers becomes numbers, as core does."""
-    if isinstance(raw, str) and field in ("qty", "price", "meta.k"):
-        return float(raw) if "." in raw else int(raw)
-    return raw
-
-
 def expected(rows, node, sort) -> list[str]:
     kept = [r for r in rows if reference.matches(r, node, coerce)]
     return [r["id"] for r in reference.ordered(kept, sort)]
@@ -187,15 +59,10 @@ def list_ids(client: Client, collection: str, node, sort, **paging) -> rpb.ListR
     return client.call(client.records.ListRecords, request)
 
 
-PROPERTY = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-
-
 @PROPERTY
 @given(node=trees(), sort=sorts, limit=st.integers(1, 30), offset=st.integers(0, 40))
-def test_offset_pages_equal_the_reference(client, dataset, node, sort, limit, offset) -> None:
-    collection, rows = dataset
+def test_offset_pages_equal_the_reference(client, query_dataset, node, sort, limit, offset) -> None:
+    collection, rows = query_dataset
     answer = list_ids(
         client, collection, node, sort, page_size=limit, offset=offset, include_total=True
     )
@@ -207,8 +74,8 @@ def test_offset_pages_equal_the_reference(client, dataset, node, sort, limit, of
 
 @PROPERTY
 @given(node=trees(), sort=sorts, size=st.integers(1, 25))
-def test_cursor_pages_return_each_row_once(client, dataset, node, sort, size) -> None:
-    collection, rows = dataset
+def test_cursor_pages_return_each_row_once(client, query_dataset, node, sort, size) -> None:
+    collection, rows = query_dataset
     seen, token = [], ""
     for _ in range(200):
         answer = list_ids(client, collection, node, sort, page_size=size, page_token=token)
@@ -221,8 +88,8 @@ def test_cursor_pages_return_each_row_once(client, dataset, node, sort, size) ->
 
 @PROPERTY
 @given(node=trees(), sort=sorts, size=st.integers(1, 25))
-def test_backward_pages_mirror_forward_ones(client, dataset, node, sort, size) -> None:
-    collection, rows = dataset
+def test_backward_pages_mirror_forward_ones(client, query_dataset, node, sort, size) -> None:
+    collection, rows = query_dataset
     want = expected(rows, node, sort)
     seen, token = [], ""
     for _ in range(200):
