@@ -28,8 +28,17 @@ def present(row: dict[str, Any], field: str) -> bool:
 
 
 def _like(pattern: str, value: str, flags: int = 0) -> bool:
-    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, flags | re.DOTALL) is not None
+    """SQL LIKE: % any run, _ any one character, a backslash makes the next one literal."""
+    regex, escaped = [], False
+    for c in pattern:
+        if escaped or c not in "%_\\":
+            regex.append(re.escape(c))
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        else:
+            regex.append(".*" if c == "%" else ".")
+    return re.fullmatch("".join(regex), value, flags | re.DOTALL) is not None
 
 
 def _list(value: Any) -> list[Any]:
