@@ -18,6 +18,9 @@ from gateways.graphql.names import camel, is_graphql_name, pascal
 from gateways.graphql.types import FIELD_TYPES, RESERVED_TYPES, SYSTEM_FIELDS, FieldType
 
 WHERE_KEYS = ("AND", "OR", "NOT")
+# `ProductsAggregate` (a group), `ProductsAggregateGroup` (its key), and the field sets
+# of the functions.
+AGGREGATE_TYPE_PARTS = ("", "Group", "Count", "Sum", "Avg", "MinMax")
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class Field:
     name: str  # GraphQL
     column: str  # Plinth
     type: FieldType
-    plinth_type: str
+    plinth_type: str  # system fields: `id` and `datetime`
     required: bool = False  # required and without a default: non-null on create
     values: tuple[str, ...] = ()  # of an enum
     system: bool = False
@@ -57,11 +60,16 @@ class Collection:
         return any(f.plinth_type == "decimal" for f in self.fields)
 
     def type_names(self) -> tuple[str, ...]:
+        """Every type name the collection may generate (some only with suitable fields)."""
         t = self.type_name
-        return (t, f"{t}Where", f"{t}Field", f"{t}CreateInput", f"{t}UpdateInput")
+        inputs = (f"{t}Where", f"{t}Field", f"{t}CreateInput", f"{t}UpdateInput")
+        connection = (f"{t}Connection", f"{t}Edge")
+        aggregate = tuple(f"{t}Aggregate{part}" for part in AGGREGATE_TYPE_PARTS)
+        return (t, *inputs, *connection, *aggregate)
 
     def query_names(self) -> tuple[str, ...]:
-        return (self.root, f"{self.root}ById", f"{self.root}Count")
+        suffixes = ("", "ById", "Count", "Aggregate", "Connection")
+        return tuple(f"{self.root}{suffix}" for suffix in suffixes)
 
     def mutation_names(self) -> tuple[str, ...]:
         verbs = ("create", "update", "replace", "delete")
@@ -101,7 +109,10 @@ def build_model(collections: Iterable[pb.Collection]) -> Model:
 
 
 def _collection(proto: pb.Collection, notes: list[str]) -> Collection:
-    fields = [Field(name, column, ftype, "", system=True) for name, column, ftype in SYSTEM_FIELDS]
+    fields = [
+        Field(name, column, ftype, plinth_type, system=True)
+        for name, column, plinth_type, ftype in SYSTEM_FIELDS
+    ]
     taken = {f.name for f in fields} | set(WHERE_KEYS)
     for spec in proto.fields:
         name, ftype = camel(spec.name), FIELD_TYPES.get(spec.type)

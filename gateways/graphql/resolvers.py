@@ -12,17 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from plinth import PlinthError
-from plinth.v1 import query_pb2
 from plinth.v1 import record_service_pb2 as pb
 from sanic import Request
 from tartiflette import Resolver
-from tartiflette.language.ast import FieldNode, FragmentSpreadNode, InlineFragmentNode
 from tartiflette.resolver.default import default_field_resolver
 
 from gateways.core_client import call
-from gateways.graphql import records
+from gateways.graphql import aggregate, connection, records
 from gateways.graphql.model import Collection, Model
-from gateways.graphql.where import to_filter
+from gateways.graphql.selection import columns
+from gateways.graphql.where import to_filter, to_sort
 
 ResolverFn = Callable[[Any, dict[str, Any], "RequestContext", Any], Awaitable[Any]]
 
@@ -64,6 +63,8 @@ def register_resolvers(model: Model, schema_version: int, schema_name: str) -> N
         on(f"Query.{c.root}", _list(c))
         on(f"Query.{c.root}ById", _by_id(c))
         on(f"Query.{c.root}Count", _count(c))
+        on(f"Query.{c.root}Aggregate", _bound(aggregate.resolve, c))
+        on(f"Query.{c.root}Connection", _bound(connection.resolve, c))
         on(f"Mutation.create{t}", _write(c, "CreateRecord", pb.CreateRecordRequest))
         on(f"Mutation.replace{t}", _write(c, "ReplaceRecord", pb.ReplaceRecordRequest))
         on(f"Mutation.delete{t}", _delete(c))
@@ -71,37 +72,22 @@ def register_resolvers(model: Model, schema_version: int, schema_name: str) -> N
             on(f"Mutation.update{t}", _write(c, "UpdateRecord", pb.UpdateRecordRequest))
 
 
-def selected_columns(info: Any, collection: Collection) -> list[str]:
-    """The Plinth fields behind the selection (fragments included), `id` always first."""
-    names = {"id"}
+def _bound(resolve: Callable[..., Awaitable[Any]], c: Collection) -> ResolverFn:
+    async def resolver(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
+        return await resolve(c, args, ctx, info)
 
-    def walk(selection_set: Any) -> None:
-        for selection in selection_set.selections if selection_set else ():
-            if isinstance(selection, FieldNode):
-                names.add(selection.name.value)
-            elif isinstance(selection, InlineFragmentNode):
-                walk(selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode):
-                walk(info.fragments[selection.name.value].selection_set)
-
-    for node in info.field_nodes:
-        walk(node.selection_set)
-    return [column for name, column in collection.columns.items() if name in names]
+    return resolver
 
 
 def _list(c: Collection) -> ResolverFn:
     async def resolve(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
         if args.get("limit") == 0:
             return []  # core reads a page size of 0 as "the default"
-        descending = args.get("orderDirection") == "DESC"
         request = pb.ListRecordsRequest(
             collection=c.name,
             filter=to_filter(args.get("where"), c.columns),
-            sort=[
-                query_pb2.SortField(field=c.columns[name], descending=descending)
-                for name in args.get("orderBy") or ()
-            ],
-            fields=selected_columns(info, c),
+            sort=to_sort(args, c.columns),
+            fields=columns(info, c, info.field_nodes),
             page_size=args.get("limit") or 0,
             offset=args.get("offset") or 0,
         )
@@ -114,7 +100,7 @@ def _list(c: Collection) -> ResolverFn:
 def _by_id(c: Collection) -> ResolverFn:
     async def resolve(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
         request = pb.GetRecordRequest(
-            collection=c.name, id=args["id"], fields=selected_columns(info, c)
+            collection=c.name, id=args["id"], fields=columns(info, c, info.field_nodes)
         )
         try:
             answer = await ctx.call_records("GetRecord", request)

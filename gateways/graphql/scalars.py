@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from tartiflette import Scalar
@@ -70,6 +71,8 @@ def _int64(value: Any) -> int:
             raise TypeError(f"BigInt cannot represent {value!r}") from None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        value = int(value)  # an aggregate core computed as numeric
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"BigInt cannot represent {value!r}")
     if not INT64_MIN <= value <= INT64_MAX:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from gateways.graphql.model import Collection, Field, Model
-from gateways.graphql.types import SHARED_SDL
+from gateways.graphql.types import AVG_TYPES, MIN_MAX_TYPES, SHARED_SDL, SUM_TYPES
 
 
 def build_sdl(model: Model, schema_version: int) -> str:
@@ -44,7 +44,70 @@ def _collection_types(c: Collection) -> str:
         blocks.append(
             _block(f"input {t}UpdateInput", [f"{f.name}: {f.type.graphql}" for f in c.declared])
         )
-    return "\n".join(blocks)
+    return "\n".join([*blocks, *_connection_types(c), *_aggregate_types(c)])
+
+
+def _connection_types(c: Collection) -> list[str]:
+    t = c.type_name
+    return [
+        f'"""A page of `{c.name}` records (Relay)."""\n'
+        + _block(
+            f"type {t}Connection",
+            [
+                f"edges: [{t}Edge!]!",
+                f"nodes: [{t}!]!",
+                "pageInfo: PageInfo!",
+                '"""Every record matching `where`, on all pages."""\n  totalCount: BigInt!',
+            ],
+        ),
+        _block(f"type {t}Edge", ["cursor: String!", f"node: {t}!"]),
+    ]
+
+
+def _aggregate_types(c: Collection) -> list[str]:
+    """`{t}Aggregate`, one group, and the field sets its functions take. A function
+    without fields to take (`sum` without numeric fields) is left out."""
+    t = c.type_name
+    sets = {
+        "Count": {f.name: "BigInt" for f in c.fields},
+        "Sum": {f.name: SUM_TYPES[f.plinth_type] for f in c.fields if f.plinth_type in SUM_TYPES},
+        "Avg": {f.name: AVG_TYPES[f.plinth_type] for f in c.fields if f.plinth_type in AVG_TYPES},
+        "MinMax": {
+            f.name: MIN_MAX_TYPES[f.plinth_type] for f in c.fields if f.plinth_type in MIN_MAX_TYPES
+        },
+    }
+    functions = {
+        "countNonNull": ("Count", "How many records of the group have a value in each field."),
+        "countDistinct": ("Count", "How many distinct values each field has (nulls aside)."),
+        "sum": ("Sum", "The sum of each field (nulls aside; null without values)."),
+        "sumDistinct": ("Sum", "The sum of the distinct values of each field."),
+        "avg": ("Avg", "The average of each field (nulls aside)."),
+        "avgDistinct": ("Avg", "The average of the distinct values of each field."),
+        "min": ("MinMax", "The least value of each field."),
+        "max": ("MinMax", "The greatest value of each field."),
+    }
+    group = [f"{f.name}: {f.type.graphql}" for f in c.fields if f.type.sortable]
+    lines = [
+        '"""The values of the `groupBy` fields; the other fields are null."""\n'
+        f"  group: {t}AggregateGroup!",
+        '"""How many records the group has."""\n  count: BigInt!',
+    ]
+    lines += [
+        f'"""{about}"""\n  {name}: {t}Aggregate{part}!'
+        for name, (part, about) in functions.items()
+        if sets[part]
+    ]
+    blocks = [
+        f'"""One group of `{c.name}` records and the aggregates asked for."""\n'
+        + _block(f"type {t}Aggregate", lines),
+        _block(f"type {t}AggregateGroup", group),
+    ]
+    blocks += [
+        _block(f"type {t}Aggregate{part}", [f"{name}: {scalar}" for name, scalar in fields.items()])
+        for part, fields in sets.items()
+        if fields
+    ]
+    return blocks
 
 
 def _about(field: Field) -> str:
@@ -63,7 +126,11 @@ def _queries(model: Model) -> list[str]:
             f"{c.root}(where: {t}Where, orderBy: [{t}Field!], orderDirection: OrderDirection = ASC,"
             f" limit: Int, offset: Int): [{t}!]!",
             f"{c.root}ById(id: ID!): {t}",
-            f"{c.root}Count(where: {t}Where): Int!",
+            f"{c.root}Count(where: {t}Where): BigInt!",
+            f"{c.root}Aggregate(where: {t}Where, groupBy: [{t}Field!]): [{t}Aggregate!]!",
+            f"{c.root}Connection(first: Int, after: String, last: Int, before: String,"
+            f" where: {t}Where, orderBy: [{t}Field!], orderDirection: OrderDirection = ASC):"
+            f" {t}Connection!",
         ]
     return lines
 

@@ -32,12 +32,23 @@ FIELD_TYPES: dict[str, FieldType] = {
     "float[]": FieldType("[Float!]", "FloatListFilter"),
 }
 
-# The system fields of every record: GraphQL name, Plinth name, type.
+# The system fields of every record: GraphQL name, Plinth name, Plinth type, type.
 SYSTEM_FIELDS = (
-    ("id", "id", FieldType("ID", "IDFilter")),
-    ("createdAt", "created_at", _STRING),
-    ("updatedAt", "updated_at", _STRING),
+    ("id", "id", "id", FieldType("ID", "IDFilter")),
+    ("createdAt", "created_at", "datetime", _STRING),
+    ("updatedAt", "updated_at", "datetime", _STRING),
 )
+
+# The output type of each aggregate over a field, by the field's Plinth type; a type
+# missing from a table can't take that aggregate. Sums, minima and maxima of decimals
+# stay exact strings; core computes averages as doubles.
+SUM_TYPES = {"integer": "BigInt", "float": "Float", "decimal": "String"}
+AVG_TYPES = dict.fromkeys(SUM_TYPES, "Float")
+MIN_MAX_TYPES = {
+    **dict.fromkeys(("string", "text", "enum", "date", "datetime", "decimal"), "String"),
+    "integer": "BigInt",
+    "float": "Float",
+}
 
 
 def _operators(scalar: str, *, ordered: bool = False, text: bool = False) -> dict[str, str]:
@@ -78,12 +89,24 @@ def _input(name: str, fields: dict[str, str]) -> str:
     return f"input {name} {{\n" + "".join(f"  {k}: {t}\n" for k, t in fields.items()) + "}\n"
 
 
+PAGE_INFO_SDL = '''\
+"""Where a connection's page lies (Relay). Cursors are opaque: pass them back as
+`after` or `before` with the same where, orderBy and orderDirection."""
+type PageInfo {
+  hasNextPage: Boolean!
+  hasPreviousPage: Boolean!
+  startCursor: String
+  endCursor: String
+}
+'''
+
 SHARED_SDL = "\n".join(
     (
         '"""Any JSON value."""\nscalar JSON\n',
         '"""A 64-bit integer, as a JSON number."""\nscalar BigInt\n',
         "enum OrderDirection {\n  ASC\n  DESC\n}\n",
         "type DeleteResult {\n  id: ID!\n  deleted: Boolean!\n}\n",
+        PAGE_INFO_SDL,
         *(_input(name, ops) for name, ops in FILTERS.items()),
     )
 )
@@ -96,6 +119,7 @@ RESERVED_TYPES = frozenset(
         "BigInt",
         "OrderDirection",
         "DeleteResult",
+        "PageInfo",
         "Query",
         "Mutation",
         "Subscription",

@@ -1,5 +1,6 @@
-"""GraphQL `where` -> the plinth.v1.Filter tree. Writes no SQL and checks no values:
-core validates the tree against the collection and coerces the values.
+"""GraphQL `where` -> the plinth.v1.Filter tree, and `orderBy` -> SortFields. Writes no
+SQL and checks no values: core validates the tree against the collection and coerces
+the values.
 
 `{price: {gt: 10, lte: 99}, OR: [{a: {equals: 1}}, {b: {isNull: true}}], NOT: {...}}`:
 entries of one object are AND-ed, `AND` / `OR` take lists, `NOT` one object.
@@ -84,3 +85,12 @@ def _exact(operand: Any) -> Any:
     if isinstance(operand, list):
         return [_exact(item) for item in operand]
     return operand
+
+
+def to_sort(args: Mapping[str, Any], columns: Mapping[str, str]) -> list[pb.SortField]:
+    """`orderBy` (one field or a list), every field in `orderDirection`."""
+    descending = args.get("orderDirection") == "DESC"
+    return [
+        pb.SortField(field=columns[name], descending=descending)
+        for name in args.get("orderBy") or ()
+    ]
