@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
 from plinth.v1 import query_pb2 as pb
+from plinth.values import to_value
 
 OPERATORS = {
     "equals": pb.OPERATOR_EQ,
@@ -28,10 +28,6 @@ OPERATORS = {
     "endsWith": pb.OPERATOR_ENDS_WITH,
     "isNull": pb.OPERATOR_NULL,
 }
-
-# A google.protobuf.Value number is a double; integers beyond this travel as text,
-# which core parses back to an integer for integer fields.
-EXACT_DOUBLE_INT = 2**53
 
 
 def to_filter(where: Mapping[str, Any] | None, columns: Mapping[str, str]) -> pb.Filter:
@@ -71,20 +67,8 @@ def _group(kind: str, nodes: list[pb.Filter]) -> pb.Filter:
 
 def _condition(column: str, op: str, operand: Any) -> pb.Filter:
     condition = pb.Condition(field=column, operator=OPERATORS[op])
-    condition.value.CopyFrom(_value(operand))
+    condition.value.CopyFrom(to_value(operand))
     return pb.Filter(condition=condition)
-
-
-def _value(operand: Any) -> struct_pb2.Value:
-    return json_format.ParseDict(_exact(operand), struct_pb2.Value())
-
-
-def _exact(operand: Any) -> Any:
-    if isinstance(operand, int) and not isinstance(operand, bool):
-        return operand if abs(operand) <= EXACT_DOUBLE_INT else str(operand)
-    if isinstance(operand, list):
-        return [_exact(item) for item in operand]
-    return operand
 
 
 def to_sort(args: Mapping[str, Any], columns: Mapping[str, str]) -> list[pb.SortField]:

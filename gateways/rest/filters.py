@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from google.protobuf import json_format
 from plinth.v1 import query_pb2 as pb
+from plinth.values import to_value
 from sanic.request import RequestParameters
 
 from gateways.rest.errors import bad_request
@@ -26,10 +26,6 @@ from gateways.rest.errors import bad_request
 # Filter objects one inside another (the whole filter is level 1; each _and, _or,
 # $not or Directus relational object one more), and levels of nesting in one value.
 MAX_DEPTH = 16
-
-# A google.protobuf.Value number is a double: larger integers travel as text,
-# which core parses back to an exact integer.
-EXACT_DOUBLE_INT = 2**53
 
 OPERATORS = {
     name: getattr(pb, f"OPERATOR_{name.upper()}")
@@ -254,24 +250,11 @@ def _group(kind: str, nodes: list[pb.Filter]) -> pb.Filter:
 def _condition(field: str, op: str, operand: Any, name: str) -> pb.Filter:
     if op in LIST_OPERATORS and not isinstance(operand, list):
         raise bad_request(f'{name} on {field!r} takes a list, like {{"{name}": ["a", "b"]}}')
-    condition = pb.Condition(field=field, operator=OPERATORS[op])
     try:
-        json_format.ParseDict(_exact(operand, 0), condition.value)
-    except json_format.ParseError as exc:
+        value = to_value(operand, MAX_DEPTH)
+    except ValueError as exc:
         raise bad_request(f"bad value for {name} on {field!r}: {exc}") from None
-    return pb.Filter(condition=condition)
-
-
-def _exact(value: Any, depth: int) -> Any:
-    """The value with integers beyond a double's precision as text."""
-    _check_depth(depth)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value if abs(value) <= EXACT_DOUBLE_INT else str(value)
-    if isinstance(value, list):
-        return [_exact(item, depth + 1) for item in value]
-    if isinstance(value, dict):
-        return {key: _exact(item, depth + 1) for key, item in value.items()}
-    return value
+    return pb.Filter(condition=pb.Condition(field=field, operator=OPERATORS[op], value=value))
 
 
 # --- shapes and messages --------------------------------------------------------------------

@@ -23,6 +23,7 @@ from plinth.v1 import (
     schema_service_pb2,
     schema_service_pb2_grpc,
 )
+from plinth.values import to_value
 
 Metadata = Sequence[tuple[str, str]]
 
@@ -36,8 +37,9 @@ def equality_filter(where: dict[str, Any] | None) -> query_pb2.Filter:
     """{"status": "active", "price": 10} -> all_of equality conditions."""
     conditions = []
     for field, value in (where or {}).items():
-        condition = query_pb2.Condition(field=field, operator=query_pb2.OPERATOR_EQ)
-        json_format.ParseDict(value, condition.value)
+        condition = query_pb2.Condition(
+            field=field, operator=query_pb2.OPERATOR_EQ, value=to_value(value)
+        )
         conditions.append(query_pb2.Filter(condition=condition))
     if not conditions:
         return query_pb2.Filter()
