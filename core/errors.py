@@ -16,6 +16,10 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 DOMAIN = "plinth"
+# Error text quotes the caller's input; the whole status must fit gRPC's 8 KiB metadata.
+MAX_MESSAGE = 1000
+MAX_DETAIL = 200
+MAX_VIOLATIONS = 20
 
 
 class Code(enum.StrEnum):
@@ -80,9 +84,10 @@ class PlinthError(Exception):
                 error_details_pb2.BadRequest(
                     field_violations=[
                         error_details_pb2.BadRequest.FieldViolation(
-                            field=v.field, description=v.reason
+                            field=_clip(v.field, MAX_DETAIL),
+                            description=_clip(v.reason, MAX_DETAIL),
                         )
-                        for v in self.violations
+                        for v in self.violations[:MAX_VIOLATIONS]
                     ]
                 )
             )
@@ -92,8 +97,14 @@ class PlinthError(Exception):
             any_msg.Pack(detail)
             packed.append(any_msg)
         return status_pb2.Status(
-            code=getattr(code_pb2, grpc_status.name), message=self.message, details=packed
+            code=getattr(code_pb2, grpc_status.name),
+            message=_clip(self.message, MAX_MESSAGE),
+            details=packed,
         )
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def bad_request(message: str) -> PlinthError:

@@ -34,6 +34,9 @@ def _as_plinth_error(exc: Exception, on_schema_drift: Callable[[], None]) -> Pli
         # This process's schema cache is behind another process's change.
         on_schema_drift()
         return PlinthError(Code.CONFLICT, "the schema changed while the request ran; retry")
+    if isinstance(exc, psycopg.DataError) and exc.sqlstate is None:
+        # Refused by psycopg before sending: a value Postgres cannot hold (a NUL in text).
+        return PlinthError(Code.BAD_REQUEST, f"a value cannot be used: {exc}")
     if isinstance(exc, psycopg.Error):
         mapped = from_database(exc)
         if mapped is not None:

@@ -17,7 +17,7 @@ _FROM_GRPC = {
     grpc.StatusCode.ALREADY_EXISTS: "CONFLICT",
     grpc.StatusCode.ABORTED: "CONFLICT",
     grpc.StatusCode.FAILED_PRECONDITION: "PRECONDITION_FAILED",
-    grpc.StatusCode.RESOURCE_EXHAUSTED: "RATE_LIMITED",
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "PAYLOAD_TOO_LARGE",  # rate limits carry an ErrorInfo
     grpc.StatusCode.UNAVAILABLE: "UNAVAILABLE",
     grpc.StatusCode.DEADLINE_EXCEEDED: "UNAVAILABLE",
 }
