@@ -19,6 +19,7 @@ FIELDS = [
     {"name": "flag", "type": "boolean"},
     {"name": "day", "type": "date"},
     {"name": "meta", "type": "json"},
+    {"name": "rank", "type": "integer", "required": True},
 ]
 DAYS = [f"2024-01-0{d}" for d in range(1, 6)]
 VALUES: dict[str, list[Any]] = {
@@ -28,6 +29,7 @@ VALUES: dict[str, list[Any]] = {
     "flag": [True, False],
     "day": DAYS,
     "meta.k": [0, 1, 2, 3],
+    "rank": [1, 2, 3, 4],
 }
 ORDERED = [
     Op.EQ,
@@ -49,8 +51,9 @@ OPERATORS: dict[str, list[Op]] = {
     "flag": [Op.EQ, Op.NE, Op.IN, Op.NIN, Op.NULL, Op.EXISTS],
     "day": ORDERED,
     "meta.k": ORDERED,
+    "rank": ORDERED,
 }
-SORTABLE = ["name", "qty", "price", "flag", "day", "meta.k", "id"]
+SORTABLE = ["name", "qty", "price", "flag", "day", "meta.k", "id", "rank", "created_at"]
 PATTERNS = ["a%", "%b", "_b%", "%", "a\\_b", "A%"]
 
 
@@ -77,6 +80,7 @@ def random_rows(count: int) -> list[dict[str, Any]]:
                 "flag": maybe(VALUES["flag"]),
                 "day": maybe(DAYS),
                 "meta": meta,
+                "rank": rng.choice(VALUES["rank"]),
             }
         )
     return rows
@@ -104,7 +108,7 @@ def conditions(draw) -> Condition:
         value = draw(st.sampled_from(PATTERNS))
     else:
         value = draw(st.sampled_from(pool))
-    if field in ("qty", "price") and draw(st.booleans()):
+    if field in ("qty", "price", "rank") and draw(st.booleans()):
         value = _as_text(value)  # query-string style: core parses the text
     return Condition(field, op, value)
 
@@ -134,6 +138,6 @@ sorts = st.lists(
 
 def coerce(field: str, raw: Any) -> Any:
     """Query-string text for numbers becomes numbers, as core does."""
-    if isinstance(raw, str) and field in ("qty", "price", "meta.k"):
+    if isinstance(raw, str) and field in ("qty", "price", "meta.k", "rank"):
         return float(raw) if "." in raw else int(raw)
     return raw

@@ -214,3 +214,30 @@ def test_keyset_after_a_position_with_nulls_last() -> None:
     backward = compile.select_page("s", ITEMS, compile.Page(**{**page.__dict__, "backward": True}))
     assert 'ORDER BY t."price" DESC NULLS FIRST, t."name" ASC NULLS FIRST, t.id DESC' in backward[0]
     assert 't."name" IS NOT NULL' in backward[0]
+
+
+def test_keys_that_cannot_be_null_use_index_order_and_a_range() -> None:
+    required = CollectionSpec(
+        "c4", "ranked", "strict", (FieldSpec("rank", "integer", required=True),)
+    )
+    page = compile.Page(
+        node=None,
+        sort=plan.plan_sort(required, [Sort("rank", descending=True)]),
+        selection=None,
+        limit=10,
+        after=["7", "id-3"],
+    )
+    text, params = compile.select_page("s", required, page)
+    assert params == {"p0": "7", "p1": "id-3", "p2": 10, "p3": 0}
+    assert 'ORDER BY t."rank" DESC, t.id ASC' in text
+    assert (
+        'AND t."rank" <= %(p0)s::bigint AND ((t."rank" < %(p0)s::bigint)'
+        ' OR (t."rank" = %(p0)s::bigint AND t.id > %(p1)s))'
+    ) in text
+    # A filter that requires a value makes a nullable key plain too.
+    filtered = compile.Page(**{**page.__dict__, "sort": plan.plan_sort(ITEMS, [Sort("price")])})
+    node = plan.plan_filter(ITEMS, C("price", Op.GTE, 1))
+    assert compile.never_null(filtered.sort, node) == (True,)
+    assert compile.never_null(filtered.sort, plan.plan_filter(ITEMS, C("price", Op.NE, 1))) == (
+        False,
+    )

@@ -382,13 +382,49 @@ def _keys_sql(exprs: list[sql.Composable]) -> sql.Composable:
     return sql.SQL("json_build_array({})").format(sql.SQL(", ").join([*keys, sql.SQL("t.id")]))
 
 
-def _order_sql(exprs: list[sql.Composable], sort: Sort, backward: bool) -> sql.Composable:
-    """Nulls last in either direction, then id; backward reverses the whole order."""
+# Operators that only match a value, so a column compared with them is never null.
+_NEEDS_VALUE = {
+    Op.GT, Op.GTE, Op.LT, Op.LTE, Op.IN, Op.BETWEEN, Op.LIKE, Op.ILIKE, Op.CONTAINS,
+    Op.ICONTAINS, Op.STARTS_WITH, Op.ENDS_WITH, Op.REGEX,
+}  # fmt: skip
+
+
+def never_null(sort: Sort, node: PlannedNode | None) -> tuple[bool, ...]:
+    """Which sort keys cannot be null in the answer: NOT NULL columns (system and
+    required fields), or columns the filter's top-level conditions require a value of."""
+    conditions = node.children if isinstance(node, AllOf) else (node,)
+    valued = {
+        c.column.name
+        for c in conditions
+        if isinstance(c, Planned)
+        and not c.column.is_json
+        and (
+            c.op in _NEEDS_VALUE
+            or (c.op is Op.EQ and c.value is not None)
+            or (c.op is Op.NULL and c.value is False)
+            or (c.op is Op.EXISTS and c.value is True)
+        )
+    }
+    return tuple(
+        not column.is_json
+        and (column.spec.required or column.name in SYSTEM_FIELDS or column.name in valued)
+        for column, _ in sort
+    )
+
+
+def _order_sql(
+    exprs: list[sql.Composable], sort: Sort, backward: bool, no_nulls: tuple[bool, ...]
+) -> sql.Composable:
+    """Nulls last in either direction, then id; backward reverses the whole order.
+
+    A key that cannot be null gets a plain ASC/DESC: the same order, and one a btree
+    index serves in both directions (DESC NULLS LAST would need an index of its own).
+    """
     keys = []
-    for expr, (_, descending) in zip(exprs, sort, strict=True):
+    for expr, (_, descending), plain in zip(exprs, sort, no_nulls, strict=True):
         direction = "ASC" if descending == backward else "DESC"
-        nulls = "NULLS FIRST" if backward else "NULLS LAST"
-        keys.append(sql.SQL("{} {} {}").format(expr, sql.SQL(direction), sql.SQL(nulls)))
+        nulls = "" if plain else " NULLS FIRST" if backward else " NULLS LAST"
+        keys.append(sql.SQL("{} {}{}").format(expr, sql.SQL(direction), sql.SQL(nulls)))
     keys.append(sql.SQL("t.id DESC" if backward else "t.id ASC"))
     return sql.SQL("ORDER BY ") + sql.SQL(", ").join(keys)
 
@@ -398,11 +434,17 @@ def _key_cast(column: Column) -> sql.Composable:
 
 
 def _keyset_sql(
-    exprs: list[sql.Composable], sort: Sort, after: list[str | None], backward: bool, bind: Binder
+    exprs: list[sql.Composable],
+    sort: Sort,
+    after: list[str | None],
+    backward: bool,
+    no_nulls: tuple[bool, ...],
+    bind: Binder,
 ) -> sql.Composable:
     """Rows strictly after the position `after` in the (possibly reversed) order."""
-    clauses, equal = [], []
-    for expr, (column, descending), value in zip(exprs, sort, after[:-1], strict=True):
+    clauses, equal, bound = [], [], sql.SQL("")
+    keys = zip(exprs, sort, after[:-1], no_nulls, strict=True)
+    for i, (expr, (column, descending), value, plain) in enumerate(keys):
         if value is None:
             beyond = sql.SQL("{} IS NOT NULL").format(expr) if backward else None
             same = sql.SQL("{} IS NULL").format(expr)
@@ -410,19 +452,19 @@ def _keyset_sql(
             key = sql.SQL("{}::{}").format(bind(), _key_cast(column))
             test = ">" if descending == backward else "<"
             beyond = sql.SQL("{} {} {}").format(expr, sql.SQL(test), key)
-            if not backward:
+            if not backward and not plain:
                 beyond = sql.SQL("({} OR {} IS NULL)").format(beyond, expr)
             same = sql.SQL("{} = {}").format(expr, key)
+            if i == 0 and plain:
+                # Redundant, but a range an index can scan: the OR chain alone is not.
+                bound = sql.SQL(" AND {} {}= {}").format(expr, sql.SQL(test), key)
         if beyond is not None:
             clauses.append(sql.SQL(" AND ").join([*equal, beyond]))
         equal.append(same)
     last = sql.SQL("t.id {} {}").format(sql.SQL("<" if backward else ">"), bind())
     clauses.append(sql.SQL(" AND ").join([*equal, last]))
-    return (
-        sql.SQL(" AND (")
-        + sql.SQL(" OR ").join(sql.SQL("({})").format(c) for c in clauses)
-        + (sql.SQL(")"))
-    )
+    chain = sql.SQL(" OR ").join(sql.SQL("({})").format(c) for c in clauses)
+    return bound + sql.SQL(" AND (") + chain + sql.SQL(")")
 
 
 # --- statements --------------------------------------------------------------------
@@ -465,13 +507,14 @@ def select_one(
 def select_page(schema_name: str, collection: CollectionSpec, page: Page) -> Statement:
     """One statement: the page as a JSON array, whether more rows follow, the position of
     each row on the page (for cursors) and, if asked, the total of all matches."""
+    no_nulls = never_null(page.sort, page.node)
 
     def build() -> sql.Composable:
         bind = Binder()
         where = _where_sql(page.node, bind) + _search_sql(collection, page.search, bind)
         exprs = [_sort_key_sql(column, bind) for column, _ in page.sort]
         keyset = (
-            _keyset_sql(exprs, page.sort, page.after, page.backward, bind)
+            _keyset_sql(exprs, page.sort, page.after, page.backward, no_nulls, bind)
             if page.after is not None
             else sql.SQL("")
         )
@@ -499,7 +542,7 @@ def select_page(schema_name: str, collection: CollectionSpec, page: Page) -> Sta
             source=source,
             where=where,
             keyset=keyset,
-            order=_order_sql(exprs, page.sort, page.backward),
+            order=_order_sql(exprs, page.sort, page.backward, no_nulls),
             limit=limit,
             offset=offset,
             row_json=row_json,
@@ -522,6 +565,7 @@ def select_page(schema_name: str, collection: CollectionSpec, page: Page) -> Sta
         bool(page.search),
         None if page.after is None else tuple(v is None for v in page.after),
         page.backward,
+        no_nulls,
     )
     return cached(collection, key, build), numbered(values)
 
@@ -652,13 +696,14 @@ def export(
 ) -> Statement:
     """COPY … TO STDOUT of every match in order: CSV with a header (one column per field,
     values as JSON text where they are not plain text), or one JSON record per line."""
+    no_nulls = never_null(sort, node)
 
     def build() -> sql.Composable:
         bind = Binder()
         where = _where_sql(node, bind) + _search_sql(collection, search, bind)
         exprs = [_sort_key_sql(column, bind) for column, _ in sort]
         source = sql.SQL("FROM {} WHERE {} {}").format(
-            table(schema_name, collection), where, _order_sql(exprs, sort, backward=False)
+            table(schema_name, collection), where, _order_sql(exprs, sort, False, no_nulls)
         )
         if csv:
             columns = selection if selection is not None else all_columns(collection)
@@ -690,5 +735,6 @@ def export(
         _sort_shape(sort),
         None if selection is None else tuple(c.name for c in selection),
         csv,
+        no_nulls,
     )
     return cached(collection, key, build), numbered(values)
