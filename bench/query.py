@@ -1,0 +1,811 @@
+"""Query throughput: a filtered, sorted list with its total, a cursor page, a grouped aggregate
+and a whole-collection export, each through the REST gateway and the same SQL through psycopg
+directly, in one run. Prints req/s, latency, the ratio REST/SQL per case next to the targets,
+export rows/s of both paths, and CPU per request of each process.
+
+    .venv/bin/python bench/query.py [--rows 100000] [--concurrency 16] [--duration 8] [--json]
+
+The load generator is one asyncio process on the same machine as the servers, so each path
+shares the CPUs with it: the numbers say what the layers cost on this box, not over a network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+import httpx
+import orjson
+import psycopg
+from crud import (
+    CALL_TIMEOUT,
+    HttpConnection,
+    Result,
+    _check_connections,
+    _space_id,
+    cpu_table,
+    drive,
+    progress,
+    run_async,
+    throughput_table,
+)
+from google.protobuf import struct_pb2
+from plinth.v1 import query_pb2
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+from stack import Stack, machine_busy_seconds, running_stack
+
+from core.db.pool import open_pool
+from core.query import ast, compile, plan
+from core.schema.cache import load_space
+from core.schema.model import CollectionSpec
+
+COLLECTION = "bench_query"
+STATUSES = ("active", "draft", "archived")
+SCHEMA = {
+    "name": COLLECTION,
+    "mode": "strict",
+    "fields": [
+        {"name": "name", "type": "string"},
+        {"name": "status", "type": "enum", "values": list(STATUSES), "index": True},
+        {"name": "category", "type": "string"},
+        {"name": "price", "type": "float", "index": True},
+        {"name": "qty", "type": "integer"},
+    ],
+}
+
+# The queries, as a REST client writes them; the SQL path builds the same request core
+# receives from the gateway (filter values stay text: core coerces them to the field type).
+FILTER = (("status", "eq", "active"), ("price", "gte", "100"))
+SORT = ("price", True)  # sort=-price
+LIMIT = 20
+AGGREGATES = (("count", "*"), ("avg", "price"))
+GROUP_BY = ("status",)
+
+CASES = ("list", "cursor", "aggregate")
+FORMATS = ("ndjson", "csv")
+PATHS = ("SQL", "REST")
+EXPORT_TIMEOUT = 300.0
+# From the issue: REST list throughput against plain SQL, and export rows/s.
+LIST_TARGET, LIST_GOAL = 0.35, 0.5
+EXPORT_TARGET = 100_000
+NOISY = 0.10  # share of the CPUs used by other processes above which the report warns
+NOTE = (
+    "The load generator (one asyncio process) shares the {cpus} CPUs with core, the REST"
+    " gateway and Postgres: every path pays for its own client side too."
+)
+
+
+# --- configuration -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    rows: int
+    concurrency: int
+    duration: float
+    warmup: float
+    max_requests: int
+    pool_size: int
+    cases: tuple[str, ...]
+    formats: tuple[str, ...]
+    export_runs: int
+    cursor_pages: int
+    seed: int
+    explain: bool
+    json: bool
+
+
+def _choices(text: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [c for c in chosen if c not in allowed]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown {what} {unknown}; use {','.join(allowed)}")
+    return chosen
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000, help="rows seeded with SQL")
+    parser.add_argument("--concurrency", type=int, default=16, help="in-flight requests")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds measured per case")
+    parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured seconds per case")
+    parser.add_argument("--max-requests", type=int, default=200_000, help="cap per case")
+    parser.add_argument(
+        "--pool-size", type=int, help="DB connections of core and of the SQL path (concurrency)"
+    )
+    parser.add_argument(
+        "--cases",
+        type=lambda t: _choices(t, CASES, "case"),
+        default=CASES,
+        help=f"request cases to measure (default {','.join(CASES)}; empty for none)",
+    )
+    parser.add_argument(
+        "--formats",
+        type=lambda t: _choices(t, FORMATS, "format"),
+        default=FORMATS,
+        help=f"export formats (default {','.join(FORMATS)}; empty: no export)",
+    )
+    parser.add_argument("--export-runs", type=int, default=3, help="measured exports per path")
+    parser.add_argument(
+        "--cursor-pages", type=int, default=50, help="pages after the first one that cursor reads"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed for data and pages")
+    parser.add_argument("--explain", action="store_true", help="print each statement's plan")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+    if min(args.rows, args.concurrency, args.export_runs, args.cursor_pages) < 1:
+        parser.error("--rows, --concurrency, --export-runs and --cursor-pages must be positive")
+    if args.duration <= 0:
+        parser.error("--duration must be positive")
+    return Config(
+        rows=args.rows,
+        concurrency=args.concurrency,
+        duration=args.duration,
+        warmup=max(args.warmup, 0.0),
+        max_requests=args.max_requests,
+        pool_size=args.pool_size or args.concurrency,
+        cases=args.cases,
+        formats=args.formats,
+        export_runs=args.export_runs,
+        cursor_pages=args.cursor_pages,
+        seed=args.seed,
+        explain=args.explain,
+        json=args.json,
+    )
+
+
+# --- the requests: REST query strings, and the SQL core composes for them -----------------
+
+
+def rest_list_args(cursor: str | None = None, *, offset_paging: bool = True) -> list[tuple]:
+    args = [(f"filter[{f}][{op}]", value) for f, op, value in FILTER]
+    args += [("sort", ("-" if SORT[1] else "") + SORT[0]), ("limit", str(LIMIT))]
+    if not offset_paging:
+        args.append(("cursor", cursor or ""))
+    return args
+
+
+def rest_path(args: list[tuple]) -> str:
+    return f"/api/v1/{COLLECTION}?{urlencode(args)}"
+
+
+def rest_aggregate_path() -> str:
+    args = [(f"aggregate[{function}]", name) for function, name in AGGREGATES]
+    return rest_path([*args, ("groupBy", ",".join(GROUP_BY))])
+
+
+def request_filter() -> query_pb2.Filter:
+    """The filter the gateway sends for FILTER: an all_of of conditions with text values."""
+    conditions = [
+        query_pb2.Filter(
+            condition=query_pb2.Condition(
+                field=name,
+                operator=getattr(query_pb2, f"OPERATOR_{op.upper()}"),
+                value=struct_pb2.Value(string_value=value),
+            )
+        )
+        for name, op, value in FILTER
+    ]
+    return (
+        conditions[0]
+        if len(conditions) == 1
+        else query_pb2.Filter(all_of=query_pb2.FilterList(filters=conditions))
+    )
+
+
+def list_page(
+    collection: CollectionSpec, *, with_total: bool, after: list[str | None] | None
+) -> compile.Page:
+    """The page ListRecords plans for the list query: offset paging (with its total), or
+    cursor paging (no total) from the start or after a position."""
+    return compile.Page(
+        node=plan.plan_filter(collection, ast.from_proto(request_filter())),
+        sort=plan.plan_sort(collection, [ast.Sort(SORT[0], SORT[1])]),
+        selection=plan.plan_fields(collection, []),
+        limit=plan.plan_limit(LIMIT),
+        offset=plan.plan_offset(0, 0, LIMIT),
+        with_total=with_total,
+        after=after,
+    )
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The SQL text and parameters of each request, composed by core's own functions from
+    what ListRecords / AggregateRecords / ExportRecords plan for the REST requests."""
+
+    schema_name: str
+    collection: CollectionSpec
+    list: compile.Statement
+    aggregate: compile.Statement
+    export: dict[str, compile.Statement]
+
+    def cursor_page(self, after: list[str | None] | None) -> compile.Statement:
+        """A page of cursor paging: the first one, or the one after `after`."""
+        page = list_page(self.collection, with_total=False, after=after)
+        return compile.select_page(self.schema_name, self.collection, page)
+
+    @classmethod
+    def compose(cls, schema_name: str, collection: CollectionSpec) -> Statements:
+        first = list_page(collection, with_total=True, after=None)
+        aggregate = compile.aggregate(
+            schema_name,
+            collection,
+            None,  # no filter
+            "",
+            plan.plan_aggregates(collection, list(AGGREGATES)),
+            plan.plan_group_by(collection, list(GROUP_BY)),
+        )
+        # The REST export: no filter, no sort (so by id), every field.
+        export = {
+            name: compile.export(
+                schema_name,
+                collection,
+                None,
+                "",
+                plan.plan_sort(collection, []),
+                plan.plan_fields(collection, []),
+                csv=name == "csv",
+            )
+            for name in FORMATS
+        }
+        return cls(
+            schema_name,
+            collection,
+            list=compile.select_page(schema_name, collection, first),
+            aggregate=aggregate,
+            export=export,
+        )
+
+
+# --- the data ------------------------------------------------------------------------------
+
+# Deterministic (setseed) and skewed like a product catalogue: 60 % active, 25 % draft,
+# 15 % archived; prices log-uniform from 1 to 5,000 (46 % at 100 or more); 25 categories,
+# the first ones far more common; creation times 30 s apart, the newest now.
+SEED_ROWS = """
+INSERT INTO {table} (name, status, category, price, qty, created_at, updated_at)
+SELECT 'item-' || n,
+       CASE WHEN r1 < 0.60 THEN 'active' WHEN r1 < 0.85 THEN 'draft' ELSE 'archived' END,
+       'category-' || lpad(floor(25 * r3 * r3)::int::text, 2, '0'),
+       round(exp(r2 * ln(5000))::numeric, 2)::float8,
+       floor(r4 * 1000)::bigint,
+       at, at
+FROM (SELECT n, random() AS r1, random() AS r2, random() AS r3, random() AS r4,
+             now() - ({rows} - n) * interval '30 seconds' AS at
+      FROM generate_series(1, {rows}) AS n OFFSET 0) AS s
+"""
+
+
+async def create_collection(stack: Stack) -> None:
+    """Through the schema API, so core knows the collection and creates its indexes."""
+    async with httpx.AsyncClient(base_url=stack.rest_url, headers=stack.headers()) as client:
+        response = await client.post("/api/v1/schema/collections", json=SCHEMA, timeout=60)
+    if response.status_code != 201:
+        raise RuntimeError(f"creating {COLLECTION}: HTTP {response.status_code} {response.text}")
+
+
+async def seed_and_compose(stack: Stack, config: Config) -> Statements:
+    """Fill the collection's table with one INSERT … SELECT, VACUUM ANALYZE it, and compose
+    the statements core runs for the benchmark's requests."""
+    async with await psycopg.AsyncConnection.connect(stack.database_url(), autocommit=True) as conn:
+        await _check_connections(conn, config.pool_size)
+        space = await load_space(conn, await _space_id(conn, stack.admin_key))
+        collection = space.collections[COLLECTION]
+        target = sql.Identifier(space.schema_name, COLLECTION)
+        started = time.perf_counter()
+        await conn.execute("SELECT setseed(%s)", [1 / (config.seed + 1)])
+        query = sql.SQL(SEED_ROWS).format(table=target, rows=sql.Literal(config.rows))
+        await conn.execute(query)
+        await conn.execute(sql.SQL("VACUUM ANALYZE {}").format(target))
+        progress(f"  {config.rows:,} rows in {time.perf_counter() - started:.1f}s")
+        statements = Statements.compose(space.schema_name, collection)
+        if config.explain:
+            await explain(conn, statements)
+        return statements
+
+
+async def explain(conn: psycopg.AsyncConnection, statements: Statements) -> None:
+    first = statements.cursor_page(None)
+    cur = await conn.execute(*first)
+    _, _, keys, _ = await cur.fetchone()
+    shown = {
+        "list": statements.list,
+        "cursor (2nd page)": statements.cursor_page(orjson.loads(keys)[-1]),
+        "aggregate": statements.aggregate,
+    }
+    for name, (text, params) in shown.items():
+        cur = await conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, SUMMARY) {text}", params)
+        lines = "\n".join(f"    {row[0]}" for row in await cur.fetchall())
+        progress(f"-- {name}:\n    {text}\n    {params}\n{lines}")
+
+
+# --- the two paths for request cases ---------------------------------------------------------
+
+
+class SqlPath:
+    """Core's pool settings (prepared statements, UTC, autocommit) and core's pattern:
+    a pooled connection per statement."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def open(cls, stack: Stack, size: int) -> SqlPath:
+        return cls(await open_pool(stack.database_url(), size, size))
+
+    async def fetch(self, statement: compile.Statement) -> tuple:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(*statement)
+            row = await cur.fetchone()
+        if row is None:
+            raise RuntimeError("the statement returned no row")
+        return row
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+class RestPath:
+    """As many keep-alive connections as requests in flight, each used by one at a time."""
+
+    def __init__(self, stack: Stack, connections: list[HttpConnection]) -> None:
+        self._host = stack.rest_url.removeprefix("http://")
+        self._auth = f"Authorization: Bearer {stack.admin_key}\r\n".encode()
+        self._idle: asyncio.LifoQueue[HttpConnection] = asyncio.LifoQueue()
+        for connection in connections:
+            self._idle.put_nowait(connection)
+
+    @classmethod
+    async def open(cls, stack: Stack, size: int) -> RestPath:
+        host, _, port = stack.rest_url.removeprefix("http://").rpartition(":")
+        streams = [await asyncio.open_connection(host, int(port)) for _ in range(size)]
+        return cls(stack, [HttpConnection(*pair) for pair in streams])
+
+    async def get(self, path: str) -> bytes:
+        head = f"GET {path} HTTP/1.1\r\nHost: {self._host}\r\n".encode() + self._auth
+        connection = await self._idle.get()
+        try:
+            async with asyncio.timeout(CALL_TIMEOUT):
+                status, answer = await connection.request(head, b"")
+        finally:
+            self._idle.put_nowait(connection)
+        if status != 200:
+            raise RuntimeError(f"REST GET {path}: HTTP {status}: {answer[:300]!r}")
+        return answer
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            self._idle.get_nowait().close()
+
+
+# --- checks: both paths answer the same before anything is measured ----------------------
+
+
+def _same(case: str, rest: Any, sql_answer: Any) -> None:
+    if rest != sql_answer:
+        raise RuntimeError(
+            f"{case}: REST and SQL answers differ:\n  REST {str(rest)[:300]}\n"
+            f"  SQL  {str(sql_answer)[:300]}"
+        )
+
+
+def token_position(token: str) -> list[str | None]:
+    """The keyset position inside a cursor token (base64url JSON [fingerprint, position])."""
+    return orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))[1]
+
+
+@dataclass
+class CursorPages:
+    """Pages 2 … n+1 of the cursor walk: REST tokens and the SQL for the same positions."""
+
+    tokens: list[str] = field(default_factory=list)
+    statements: list[compile.Statement] = field(default_factory=list)
+
+
+async def walk_cursor(
+    rest: RestPath, db: SqlPath, statements: Statements, pages: int
+) -> CursorPages:
+    """Follow next_cursor through REST and the page positions through SQL, page by page,
+    checking that both paths see the same records at the same positions."""
+    walk = CursorPages()
+    token: str | None = ""
+    after: list[str | None] | None = None
+    for number in range(1, pages + 2):
+        body = orjson.loads(await rest.get(rest_path(rest_list_args(token, offset_paging=False))))
+        statement = statements.cursor_page(after)
+        records, has_more, keys, _ = await db.fetch(statement)
+        _same(
+            f"cursor page {number}",
+            (body["data"], body["meta"]["has_more"]),
+            (orjson.loads(records), has_more),
+        )
+        if number > 1:
+            walk.tokens.append(token)
+            walk.statements.append(statement)
+        token, after = body["meta"]["next_cursor"], orjson.loads(keys)[-1]
+        if not has_more or token is None:
+            break
+        _same(f"cursor after page {number}", token_position(token), after)
+    if not walk.tokens:
+        raise RuntimeError("the cursor walk found a single page: seed more rows")
+    return walk
+
+
+async def check_answers(rest: RestPath, db: SqlPath, statements: Statements) -> None:
+    body = orjson.loads(await rest.get(rest_path(rest_list_args())))
+    records, _, _, total = await db.fetch(statements.list)
+    _same("list", (body["data"], body["meta"]["total"]), (orjson.loads(records), total))
+    body = orjson.loads(await rest.get(rest_aggregate_path()))
+    (groups,) = await db.fetch(statements.aggregate)
+    _same("aggregate", body["data"], orjson.loads(groups))
+
+
+# --- request cases ---------------------------------------------------------------------------
+
+
+@dataclass
+class Workload:
+    statements: Statements
+    cursor: CursorPages
+    seed: int
+
+    def caller(self, case: str, path: SqlPath | RestPath) -> Callable[[], Awaitable[object]]:
+        # Each path draws the same sequence of cursor pages.
+        rng = random.Random(self.seed)
+        pages = len(self.cursor.tokens)
+        if isinstance(path, SqlPath):
+            chosen = {
+                "list": lambda: self.statements.list,
+                "cursor": lambda: self.cursor.statements[rng.randrange(pages)],
+                "aggregate": lambda: self.statements.aggregate,
+            }[case]
+            return lambda: path.fetch(chosen())
+        list_path, aggregate_path = rest_path(rest_list_args()), rest_aggregate_path()
+        cursor_paths = [
+            rest_path(rest_list_args(token, offset_paging=False)) for token in self.cursor.tokens
+        ]
+        chosen = {
+            "list": lambda: list_path,
+            "cursor": lambda: cursor_paths[rng.randrange(pages)],
+            "aggregate": lambda: aggregate_path,
+        }[case]
+        return lambda: path.get(chosen())
+
+
+async def measure(
+    case: str, path: SqlPath | RestPath, name: str, stack: Stack, config: Config, load: Workload
+) -> Result:
+    call = load.caller(case, path)
+    # Warm-up: connections, prepared statements, the schema cache and the auth cache.
+    await drive(call, config.concurrency, config.warmup, config.max_requests)
+    before, machine = stack.cpu_seconds(), machine_busy_seconds()
+    latencies, seconds = await drive(call, config.concurrency, config.duration, config.max_requests)
+    after, machine = stack.cpu_seconds(), machine_busy_seconds() - machine
+    cpu = {role: after[role] - before.get(role, 0.0) for role in after}
+    others = max(machine - sum(cpu.values()), 0.0)
+    return Result(case, name, len(latencies), seconds, latencies, cpu, others)
+
+
+# --- exports -------------------------------------------------------------------------------
+
+
+@dataclass
+class ExportResult:
+    path: str
+    format: str
+    rows: int  # per export
+    size: int  # bytes per export
+    times: list[float]  # seconds of each measured export
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process, all runs
+    others: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.times)
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows * len(self.times) / self.seconds
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.size * len(self.times) / self.seconds / 1e6
+
+    def cpu_ms_per_100k_rows(self) -> dict[str, float]:
+        rows = self.rows * len(self.times)
+        return {role: seconds / rows * 1e8 for role, seconds in self.cpu.items()}
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "exports": len(self.times),
+            "rows_per_export": self.rows,
+            "bytes_per_export": self.size,
+            "median_s": round(statistics.median(self.times), 3),
+            "rows_per_s": round(self.rows_per_s),
+            "mb_per_s": round(self.mb_per_s, 1),
+            "cpu_ms_per_100k_rows": {
+                k: round(v, 1) for k, v in self.cpu_ms_per_100k_rows().items()
+            },
+            "cpu_seconds_of_other_processes": round(self.others, 2),
+        }
+
+
+def _lines(data: bytes | memoryview) -> int:
+    return bytes(data).count(b"\n")
+
+
+async def sql_export(pool: AsyncConnectionPool, statement: compile.Statement) -> tuple[int, int]:
+    """COPY … TO STDOUT through a pooled connection, as core runs it: (lines, bytes)."""
+    lines = size = 0
+    async with pool.connection() as conn, conn.cursor() as cur:
+        async with cur.copy(*statement) as copy:
+            async for data in copy:
+                lines += _lines(data)
+                size += len(data)
+    return lines, size
+
+
+async def _http_body(reader: asyncio.StreamReader, header: bytes) -> AsyncIterator[bytes]:
+    """The body of a response as it arrives: chunked (a streamed export) or Content-Length."""
+    lower = header.lower()
+    if b"\r\ntransfer-encoding: chunked" in lower:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers, then the end
+                    pass
+                return
+            chunk = await reader.readexactly(size + 2)
+            yield chunk[:-2]
+        return
+    start = lower.find(b"\r\ncontent-length:")
+    if start < 0:
+        raise RuntimeError(f"neither chunked nor Content-Length: {header[:200]!r}")
+    yield await reader.readexactly(int(lower[start + 17 : lower.index(b"\r\n", start + 2)]))
+
+
+async def rest_export(stack: Stack, export_format: str) -> tuple[int, int]:
+    """GET …/export on a fresh connection, read to the end as it streams: (lines, bytes)."""
+    host, _, port = stack.rest_url.removeprefix("http://").rpartition(":")
+    reader, writer = await asyncio.open_connection(host, int(port), limit=1 << 20)
+    path = f"/api/v1/{COLLECTION}/export?format={export_format}"
+    try:
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: Bearer {stack.admin_key}\r\n\r\n".encode()
+        )
+        header = await reader.readuntil(b"\r\n\r\n")
+        status = int(header[9:12])
+        lines = size = 0
+        async for chunk in _http_body(reader, header):
+            if status != 200:
+                raise RuntimeError(f"REST GET {path}: HTTP {status}: {chunk[:300]!r}")
+            lines += _lines(chunk)
+            size += len(chunk)
+        return lines, size
+    finally:
+        writer.close()
+
+
+async def measure_export(
+    path: str,
+    export_format: str,
+    stack: Stack,
+    pool: AsyncConnectionPool,
+    config: Config,
+    statements: Statements,
+) -> ExportResult:
+    def once() -> Awaitable[tuple[int, int]]:
+        if path == "SQL":
+            return sql_export(pool, statements.export[export_format])
+        return rest_export(stack, export_format)
+
+    async def timed() -> tuple[float, int, int]:
+        started = time.perf_counter()
+        async with asyncio.timeout(EXPORT_TIMEOUT):
+            lines, size = await once()
+        return time.perf_counter() - started, lines, size
+
+    header = 1 if export_format == "csv" else 0
+    _, lines, size = await timed()  # warm-up, and the row count to expect
+    if lines - header != config.rows:
+        raise RuntimeError(
+            f"{path} {export_format} export: {lines - header:,} rows, expected {config.rows:,}"
+        )
+    before, machine = stack.cpu_seconds(), machine_busy_seconds()
+    times = []
+    for _ in range(config.export_runs):
+        seconds, again, _ = await timed()
+        if again != lines:
+            raise RuntimeError(f"{path} {export_format} export: {again} lines, then {lines}")
+        times.append(seconds)
+    after, machine = stack.cpu_seconds(), machine_busy_seconds() - machine
+    cpu = {role: after[role] - before.get(role, 0.0) for role in after}
+    others = max(machine - sum(cpu.values()), 0.0)
+    return ExportResult(path, export_format, lines - header, size, times, cpu, others)
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    results: list[Result] = field(default_factory=list)
+    exports: list[ExportResult] = field(default_factory=list)
+
+
+async def bench(stack: Stack, config: Config) -> Report:
+    progress(f"creating {COLLECTION} (indexes on status and price) and seeding with SQL")
+    await create_collection(stack)
+    statements = await seed_and_compose(stack, config)
+    report = Report()
+    db = await SqlPath.open(stack, config.pool_size)
+    rest = await RestPath.open(stack, config.concurrency)
+    try:
+        if config.cases:
+            progress("checking that REST and SQL answer alike (list, aggregate, cursor walk)")
+            await check_answers(rest, db, statements)
+            pages = await walk_cursor(rest, db, statements, config.cursor_pages)
+            load = Workload(statements, pages, config.seed)
+        for case in config.cases:
+            for name, path in (("SQL", db), ("REST", rest)):
+                progress(
+                    f"{case:>9} via {name:<4}: {config.warmup:g}s warm-up, {config.duration:g}s"
+                )
+                report.results.append(await measure(case, path, name, stack, config, load))
+                progress(f"{'':>18}{report.results[-1].rate:,.0f} req/s")
+        for export_format in config.formats:
+            for name in PATHS:
+                progress(f"{export_format:>9} export via {name:<4}: 1 + {config.export_runs} runs")
+                result = await measure_export(
+                    name, export_format, stack, db.pool, config, statements
+                )
+                report.exports.append(result)
+                progress(f"{'':>25}{result.rows_per_s:,.0f} rows/s")
+    finally:
+        await rest.close()
+        await db.close()
+    return report
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def ratios(report: Report) -> dict[str, float]:
+    """Per case: REST/SQL of req/s (1.0 would be as fast as plain SQL)."""
+    rate = {(r.operation, r.path): r.rate for r in report.results}
+    cases = dict.fromkeys(r.operation for r in report.results)
+    return {case: rate[case, "REST"] / rate[case, "SQL"] for case in cases}
+
+
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "BELOW TARGET"
+
+
+def ratio_lines(report: Report) -> list[str]:
+    lines = [f"{'REST/SQL':<10}{'measured':>9}   target"]
+    for case, ratio in ratios(report).items():
+        if case == "list":
+            target = f"≥ {LIST_TARGET:.2f} (goal {LIST_GOAL:.2f})  {_verdict(ratio >= LIST_TARGET)}"
+        else:
+            target = "-"
+        lines.append(f"{case:<10}{ratio:>9.2f}   {target}")
+    return lines
+
+
+def export_table(exports: list[ExportResult], cpus: int) -> list[str]:
+    roles = ("client", "rest", "core", "postgres")
+    lines = [
+        "Exports of every row, one at a time, read to the end by the client"
+        " (CPU ms per 100k rows):",
+        f"{'format':<8}{'path':<6}{'runs':>5}{'MB':>7}{'median s':>10}{'rows/s':>10}{'MB/s':>7}"
+        f"{'vs SQL':>8}" + "".join(f"{r:>9}" for r in roles) + f"{'busy':>6}{'others':>8}",
+    ]
+    sql_rate = {e.format: e.rows_per_s for e in exports if e.path == "SQL"}
+    for e in exports:
+        per = e.cpu_ms_per_100k_rows()
+        busy = sum(e.cpu.values()) / (e.seconds * cpus)
+        lines.append(
+            f"{e.format:<8}{e.path:<6}{len(e.times):>5}{e.size / 1e6:>7.1f}"
+            f"{statistics.median(e.times):>10.3f}{e.rows_per_s:>10,.0f}{e.mb_per_s:>7.1f}"
+            f"{e.rows_per_s / sql_rate[e.format]:>8.2f}"
+            + "".join(f"{per.get(role, 0.0):>9.0f}" for role in roles)
+            + f"{busy:>6.0%}{e.others / (e.seconds * cpus):>8.0%}"
+        )
+    for e in exports:
+        if e.path == "REST":
+            lines.append(
+                f"{e.format} export via REST: {e.rows_per_s:,.0f} rows/s, target"
+                f" ≥ {EXPORT_TARGET:,} rows/s: {_verdict(e.rows_per_s >= EXPORT_TARGET)}"
+            )
+    return lines
+
+
+def render(report: Report, config: Config, cpus: int) -> str:
+    lines: list[str] = []
+    if report.results:
+        lines += throughput_table(report.results)
+        lines += ["", *ratio_lines(report), ""]
+        lines += [*cpu_table(report.results, cpus), ""]
+    if report.exports:
+        lines += [*export_table(report.exports, cpus), ""]
+    cases = [f"{case}: {describe(case)}" for case in config.cases]
+    if "cursor" in config.cases:
+        cases[config.cases.index("cursor")] += f" (pages 2-{config.cursor_pages + 1} at random)"
+    lines.append(
+        f"{config.rows:,} rows; concurrency {config.concurrency}, DB pools {config.pool_size},"
+        f" {config.duration:g}s per case" + "".join(f"; {case}" for case in cases) + "."
+    )
+    lines.append(NOTE.format(cpus=cpus))
+    noise = others_share(report, cpus)
+    if noise > NOISY:
+        lines.append(
+            f"Other processes used up to {noise:.0%} of the CPUs during a measurement:"
+            " the machine was not quiet, rerun for stable figures."
+        )
+    return "\n".join(lines)
+
+
+def others_share(report: Report, cpus: int) -> float:
+    """The largest share of all CPUs used by processes outside the benchmark in one case."""
+    timed = [(r.others, r.seconds) for r in report.results]
+    timed += [(e.others, e.seconds) for e in report.exports]
+    return max((others / (seconds * cpus) for others, seconds in timed), default=0.0)
+
+
+def describe(case: str) -> str:
+    """The query string of a case, readable."""
+    if case == "aggregate":
+        return unquote(rest_aggregate_path().split("?", 1)[1])
+    return unquote(rest_path(rest_list_args(offset_paging=case == "list")).split("?", 1)[1])
+
+
+def as_json(report: Report, config: Config, cpus: int) -> str:
+    out = {
+        "config": asdict(config),
+        "cpus": cpus,
+        "queries": {case: describe(case) for case in CASES},
+        "results": [r.summary() for r in report.results],
+        "ratios": {case: round(v, 3) for case, v in ratios(report).items()},
+        "targets": {
+            "list_rest_over_sql": LIST_TARGET,
+            "list_goal": LIST_GOAL,
+            "export_rows_per_s": EXPORT_TARGET,
+        },
+        "exports": [e.summary() for e in report.exports],
+        "max_cpu_share_of_other_processes": round(others_share(report, cpus), 3),
+        "note": NOTE.format(cpus=cpus),
+    }
+    return json.dumps(out, indent=2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse_args(argv)
+    cpus = os.cpu_count() or 1
+    progress("starting core and the REST gateway (embedded PostgreSQL, temporary data dir)")
+    pool = str(config.pool_size)
+    with running_stack(PLINTH_DB_POOL_MIN=pool, PLINTH_DB_POOL_MAX=pool) as stack:
+        report = run_async(bench(stack, config))
+    print(as_json(report, config, cpus) if config.json else render(report, config, cpus))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)
