@@ -17,22 +17,32 @@ import json
 import os
 import random
 import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import grpc
 import httpx
 import orjson
 import psycopg
+from load import (
+    CALL_TIMEOUT,
+    HttpConnection,
+    Result,
+    check_connections,
+    cpu_table,
+    drive,
+    progress,
+    run_async,
+    space_id,
+    throughput_table,
+)
 from plinth.v1 import record_service_pb2 as pb
 from plinth.v1 import record_service_pb2_grpc as rpc
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 from stack import Stack, machine_busy_seconds, running_stack
 
-from core.auth.keys import hash_key
 from core.db.pool import open_pool
 from core.query.compile import select_one
 from core.records.values import check_record
@@ -51,7 +61,6 @@ SCHEMA = {
 }
 OPERATIONS = ("get", "create")
 PATHS = ("SQL", "gRPC", "REST")
-CALL_TIMEOUT = 30.0
 NOTE = (
     "The load generator (one asyncio process) shares the {cpus} CPUs with core, the REST"
     " gateway and Postgres: every path pays for its own client side too."
@@ -108,11 +117,6 @@ def parse_args(argv: list[str] | None = None) -> Config:
     )
 
 
-def progress(message: str) -> None:
-    # stderr, so that --json output on stdout stays parseable.
-    print(message, file=sys.stderr, flush=True)
-
-
 def records(start: int = 0) -> Iterator[dict[str, Any]]:
     """Fresh record bodies, one shape, so every path runs one prepared statement."""
     for n in itertools.count(start):
@@ -126,16 +130,6 @@ def records(start: int = 0) -> Iterator[dict[str, Any]]:
 class Statements:
     get: str
     insert: str
-
-
-async def _space_id(conn: psycopg.AsyncConnection, admin_key: str) -> str:
-    cur = await conn.execute(
-        "SELECT space_id::text FROM plinth.api_keys WHERE key_hash = %s", [hash_key(admin_key)]
-    )
-    row = await cur.fetchone()
-    if row is None:
-        raise RuntimeError("the admin key is not in plinth.api_keys")
-    return row[0]
 
 
 def insert_params(record: dict[str, Any]) -> dict[str, Any]:
@@ -154,8 +148,8 @@ async def prepare_sql(stack: Stack, pool_size: int) -> Statements:
     Also VACUUM ANALYZE the seeded table, so autovacuum does not wake up mid-measurement.
     """
     async with await psycopg.AsyncConnection.connect(stack.database_url(), autocommit=True) as conn:
-        await _check_connections(conn, pool_size)
-        space = await load_space(conn, await _space_id(conn, stack.admin_key))
+        await check_connections(conn, pool_size)
+        space = await load_space(conn, await space_id(conn, stack.admin_key))
         collection = space.collections[COLLECTION]
         await conn.execute(
             sql.SQL("VACUUM ANALYZE {}").format(sql.Identifier(space.schema_name, COLLECTION))
@@ -168,14 +162,6 @@ async def prepare_sql(stack: Stack, pool_size: int) -> Statements:
         _same(get_params, {"p0": "some-id"}, "GetRecord")
         _same(create_params, insert_params(sample), "CreateRecord")
         return Statements(get=get, insert=create)
-
-
-async def _check_connections(conn: psycopg.AsyncConnection, pool_size: int) -> None:
-    cur = await conn.execute("SELECT current_setting('max_connections')::int")
-    (limit,) = await cur.fetchone()
-    # Core's pool, the SQL path's pool, core's schema listener and a few spare.
-    if 2 * pool_size + 5 > limit:
-        raise SystemExit(f"--pool-size {pool_size} is too large for max_connections={limit}")
 
 
 # --- targets: one per path, each runs one request per call ----------------------------------
@@ -236,26 +222,6 @@ class GrpcTarget:
 
     async def close(self) -> None:
         await self._channel.close()
-
-
-class HttpConnection:
-    """Keep-alive HTTP/1.1 on one socket, Content-Length bodies only (what Sanic sends)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-
-    async def request(self, head: bytes, body: bytes) -> tuple[int, bytes]:
-        self._writer.write(b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body))
-        header = await self._reader.readuntil(b"\r\n\r\n")
-        start = header.lower().find(b"\r\ncontent-length:")
-        if start < 0:
-            raise RuntimeError(f"no Content-Length in response: {header[:200]!r}")
-        length = int(header[start + 17 : header.index(b"\r\n", start + 2)])
-        return int(header[9:12]), await self._reader.readexactly(length)
-
-    def close(self) -> None:
-        self._writer.close()
 
 
 class RawRestTarget:
@@ -336,65 +302,6 @@ async def open_target(path: str, stack: Stack, config: Config, statements: State
 
 
 # --- load ------------------------------------------------------------------------------
-
-
-@dataclass
-class Result:
-    operation: str
-    path: str
-    requests: int
-    seconds: float
-    latencies: list[float] = field(repr=False)
-    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process
-    others: float = 0.0  # CPU seconds of processes that are not part of the benchmark
-
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds
-
-    def percentile_ms(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-    def cpu_us_per_request(self) -> dict[str, float]:
-        return {name: seconds / self.requests * 1e6 for name, seconds in self.cpu.items()}
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "operation": self.operation,
-            "path": self.path,
-            "requests": self.requests,
-            "seconds": round(self.seconds, 3),
-            "req_per_s": round(self.rate, 1),
-            "p50_ms": round(self.percentile_ms(0.50), 3),
-            "p99_ms": round(self.percentile_ms(0.99), 3),
-            "cpu_us_per_request": {k: round(v, 1) for k, v in self.cpu_us_per_request().items()},
-            "cpu_seconds_of_other_processes": round(self.others, 2),
-        }
-
-
-async def drive(
-    call: Callable[[], Awaitable[object]], concurrency: int, seconds: float, limit: int
-) -> tuple[list[float], float]:
-    """`concurrency` workers call back to back until the time or the request limit is up.
-
-    Returns the latencies and the wall time (which includes the last requests' tails).
-    """
-    latencies: list[float] = []
-    start = time.perf_counter()
-    deadline = start + seconds
-
-    async def worker() -> None:
-        while time.perf_counter() < deadline and len(latencies) < limit:
-            sent = time.perf_counter()
-            await call()
-            latencies.append(time.perf_counter() - sent)
-
-    # A TaskGroup: the first failure cancels the other workers and ends the run.
-    async with asyncio.TaskGroup() as group:
-        for _ in range(concurrency):
-            group.create_task(worker())
-    return latencies, time.perf_counter() - start
 
 
 @dataclass
@@ -493,39 +400,6 @@ def ratios(results: list[Result]) -> dict[str, dict[str, float]]:
     }
 
 
-def throughput_table(results: list[Result]) -> list[str]:
-    lines = [
-        f"{'operation':<10}{'path':<6}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'vs SQL':>8}"
-    ]
-    sql_rate = {r.operation: r.rate for r in results if r.path == "SQL"}
-    for r in results:
-        lines.append(
-            f"{r.operation:<10}{r.path:<6}{r.requests:>10,}{r.rate:>10,.0f}"
-            f"{r.percentile_ms(0.5):>9.2f}{r.percentile_ms(0.99):>9.2f}"
-            f"{r.rate / sql_rate[r.operation]:>8.2f}"
-        )
-    return lines
-
-
-def cpu_table(results: list[Result], cpus: int) -> list[str]:
-    roles = ("client", "rest", "core", "postgres")
-    lines = [
-        "CPU µs per request (user+system); share of all CPUs used by the benchmark and by others:",
-        f"{'operation':<10}{'path':<6}" + "".join(f"{r:>10}" for r in roles) + f"{'total':>9}"
-        f"{'busy':>7}{'others':>8}",
-    ]
-    for r in results:
-        per = r.cpu_us_per_request()
-        busy = sum(r.cpu.values()) / (r.seconds * cpus)
-        lines.append(
-            f"{r.operation:<10}{r.path:<6}"
-            + "".join(f"{per.get(role, 0.0):>10.0f}" for role in roles)
-            + f"{sum(per.values()):>9.0f}{busy:>7.0%}{r.others / (r.seconds * cpus):>8.0%}"
-        )
-    return lines
-
-
 def render(results: list[Result], config: Config, cpus: int) -> str:
     lines = throughput_table(results)
     lines.append("")
@@ -553,15 +427,6 @@ def as_json(results: list[Result], config: Config, cpus: int) -> str:
         "note": NOTE.format(cpus=cpus),
     }
     return json.dumps(report, indent=2)
-
-
-def run_async(main: Awaitable[list[Result]]) -> list[Result]:
-    """On uvloop, as the servers run: a cheaper client loop leaves more CPU to them."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,19 +28,19 @@ from urllib.parse import unquote, urlencode
 import httpx
 import orjson
 import psycopg
-from crud import (
+from google.protobuf import struct_pb2
+from load import (
     CALL_TIMEOUT,
     HttpConnection,
     Result,
-    _check_connections,
-    _space_id,
+    check_connections,
     cpu_table,
     drive,
     progress,
     run_async,
+    space_id,
     throughput_table,
 )
-from google.protobuf import struct_pb2
 from plinth.v1 import query_pb2
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
@@ -301,8 +301,8 @@ async def seed_and_compose(stack: Stack, config: Config) -> Statements:
     """Fill the collection's table with one INSERT … SELECT, VACUUM ANALYZE it, and compose
     the statements core runs for the benchmark's requests."""
     async with await psycopg.AsyncConnection.connect(stack.database_url(), autocommit=True) as conn:
-        await _check_connections(conn, config.pool_size)
-        space = await load_space(conn, await _space_id(conn, stack.admin_key))
+        await check_connections(conn, config.pool_size)
+        space = await load_space(conn, await space_id(conn, stack.admin_key))
         collection = space.collections[COLLECTION]
         target = sql.Identifier(space.schema_name, COLLECTION)
         started = time.perf_counter()
