@@ -9,6 +9,8 @@ import signal
 import sys
 import time
 
+from plinth import PlinthError
+
 from core.config import Settings
 from core.launch import NotReady, spawn, wait_for_core
 
@@ -75,7 +77,27 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("core", help="run the gRPC core (PLINTH_CORE_ADDR)")
     commands.add_parser("rest", help="run the REST gateway (PLINTH_REST_ADDR)")
     commands.add_parser("graphql", help="run the GraphQL gateway (PLINTH_GRAPHQL_ADDR)")
+    importing = commands.add_parser("import", help="load a csv, json or ndjson file (COPY)")
+    importing.add_argument("file")
+    importing.add_argument("--collection", required=True)
+    importing.add_argument("--format", choices=("csv", "json", "ndjson"), default=None)
+    importing.add_argument(
+        "--mode", choices=("all_or_nothing", "skip_invalid"), default="all_or_nothing"
+    )
+    exporting = commands.add_parser("export", help="write a collection to stdout")
+    exporting.add_argument("collection")
+    exporting.add_argument("--format", choices=("csv", "json", "ndjson"), default="ndjson")
     args = parser.parse_args(argv)
     if args.command == "up":
         sys.exit(up())
+    if args.command in ("import", "export"):
+        from core import transfer  # the client side only: no server imports
+
+        try:
+            if args.command == "import":
+                sys.exit(transfer.run_import(args.file, args.collection, args.format, args.mode))
+            sys.exit(transfer.run_export(args.collection, args.format))
+        except PlinthError as exc:
+            print(f"plinth: {exc}", file=sys.stderr)
+            sys.exit(1)
     _run_module(PROCESSES[args.command])

@@ -11,6 +11,10 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from plinth.v1 import (
+    kv_service_pb2,
+    kv_service_pb2_grpc,
+    queue_service_pb2,
+    queue_service_pb2_grpc,
     record_service_pb2,
     record_service_pb2_grpc,
     schema_service_pb2,
@@ -26,6 +30,13 @@ from core.db.migrations import migrate
 from core.db.pool import open_pool
 from core.health import DatabaseHealth
 from core.interceptors import CoreInterceptor
+from core.kv import sweep as kv_sweep
+from core.kv.cache import KvCache
+from core.kv.service import KeyValueServicer
+from core.kv.store import sweep_expired
+from core.queue.internal import Periodic, run_internal
+from core.queue.service import Queue, QueueServicer
+from core.queue.wakeups import Wakeups
 from core.records.service import RecordServicer
 from core.schema.cache import SchemaCache
 from core.schema.service import SchemaServicer
@@ -48,6 +59,7 @@ class Core:
     pool: AsyncConnectionPool
     cache: SchemaCache
     tasks: list[asyncio.Task] = field(default_factory=list)
+    pools: list[AsyncConnectionPool] = field(default_factory=list)  # more to close after `pool`
 
     async def stop(self, grace: float = 5.0) -> None:
         await self.server.stop(grace)
@@ -56,6 +68,8 @@ class Core:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.pool.close()
+        for pool in self.pools:
+            await pool.close()
 
 
 async def database_url(settings: Settings) -> str:
@@ -78,11 +92,24 @@ async def start_core(settings: Settings, addr: str | None = None) -> Core:
     )
     schema_service_pb2_grpc.add_SchemaServiceServicer_to_server(SchemaServicer(pool, cache), server)
     record_service_pb2_grpc.add_RecordServiceServicer_to_server(RecordServicer(pool, cache), server)
+    # Leases, acks and nacks commit without waiting for the WAL flush: losing one in a
+    # crash only means a job is delivered again (at-least-once holds). Enqueues do wait.
+    settle_pool = await open_pool(
+        url, 1, max(2, settings.pool_max // 2), synchronous_commit=False, name="plinth-queue"
+    )
+    queue = Queue(pool, Wakeups(), settle_pool)
+    queue_service_pb2_grpc.add_QueueServiceServicer_to_server(QueueServicer(queue), server)
+    kv_cache = KvCache.from_env(pool)
+    kv_service_pb2_grpc.add_KeyValueServiceServicer_to_server(
+        KeyValueServicer(pool, kv_cache), server
+    )
     health_pb2_grpc.add_HealthServicer_to_server(DatabaseHealth(pool), server)
     reflection.enable_server_reflection(
         (
             schema_service_pb2.DESCRIPTOR.services_by_name["SchemaService"].full_name,
             record_service_pb2.DESCRIPTOR.services_by_name["RecordService"].full_name,
+            queue_service_pb2.DESCRIPTOR.services_by_name["QueueService"].full_name,
+            kv_service_pb2.DESCRIPTOR.services_by_name["KeyValueService"].full_name,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ),
@@ -90,6 +117,17 @@ async def start_core(settings: Settings, addr: str | None = None) -> Core:
     )
     port = server.add_insecure_port(addr or settings.core_addr)
     await server.start()
-    core = Core(server, port, pool, cache)
+    core = Core(server, port, pool, cache, pools=[settle_pool])
     core.tasks.append(asyncio.create_task(cache.listen(url), name="schema-listener"))
+    core.tasks.append(asyncio.create_task(kv_cache.listen(url), name="kv-listener"))
+    core.tasks.append(asyncio.create_task(queue.wakeups.listen(url), name="queue-listener"))
+    core.tasks.append(
+        asyncio.create_task(run_internal(queue, internal_tasks()), name="queue-internal")
+    )
     return core
+
+
+def internal_tasks() -> list[Periodic]:
+    """Core's periodic work, run as jobs of the internal queue (core/queue/internal.py)."""
+    every = kv_sweep.interval_from_env()
+    return [Periodic("kv.sweep_expired", every, sweep_expired)] if every > 0 else []

@@ -80,6 +80,48 @@ MIGRATIONS: list[str] = [
       applied_at timestamptz NOT NULL DEFAULT now()
     );
     """,
+    # 2: queue jobs of every space, leased with FOR UPDATE SKIP LOCKED (core/queue)
+    """
+    -- space_id '_plinth' holds core's own jobs (no space row); a space's jobs go with it.
+    CREATE TABLE plinth.jobs (
+      id text PRIMARY KEY DEFAULT plinth.uuid7()::text,
+      space_id text NOT NULL,
+      topic text NOT NULL,
+      payload jsonb,
+      status text NOT NULL DEFAULT 'queued'
+        CHECK (status IN ('queued', 'leased', 'done', 'failed', 'dead')),
+      attempts int NOT NULL DEFAULT 0,
+      max_attempts int NOT NULL,
+      -- When the job is next leasable: its delay, its retry, or its lease's expiry.
+      run_at timestamptz NOT NULL DEFAULT now(),
+      lease_id uuid,
+      last_error text,
+      result jsonb,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX jobs_leasable ON plinth.jobs (space_id, topic, run_at)
+      WHERE status IN ('queued', 'leased', 'failed');
+    CREATE INDEX jobs_dead ON plinth.jobs (space_id, topic, id) WHERE status = 'dead';
+    CREATE INDEX jobs_topic_status ON plinth.jobs (space_id, topic, status);
+    CREATE FUNCTION plinth.delete_space_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN DELETE FROM plinth.jobs WHERE space_id = OLD.id; RETURN OLD; END
+    $$;
+    CREATE TRIGGER spaces_delete_jobs AFTER DELETE ON plinth.spaces
+      FOR EACH ROW EXECUTE FUNCTION plinth.delete_space_jobs();
+    """,
+    # 3: key-value entries per space (core/kv); keys sort by code point for prefix scans
+    """
+    CREATE TABLE plinth.kv (
+      space_id text NOT NULL REFERENCES plinth.spaces ON DELETE CASCADE,
+      key text COLLATE "C" NOT NULL,
+      value jsonb NOT NULL,
+      expires_at timestamptz,
+      updated_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (space_id, key)
+    );
+    CREATE INDEX kv_expires_at ON plinth.kv (expires_at) WHERE expires_at IS NOT NULL;
+    """,
 ]
 
 

@@ -13,7 +13,18 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from core.query.compile import cached, numbered, positional, record_json, table
+from core.query.compile import (
+    Binder,
+    _where_sql,
+    _where_values,
+    cached,
+    filter_shape,
+    numbered,
+    positional,
+    record_json,
+    table,
+)
+from core.records.operators import CheckedUpdate
 from core.records.values import CheckedRecord
 from core.schema.ddl import column_type
 from core.schema.model import EXTRA_COLUMN, CollectionSpec
@@ -152,7 +163,8 @@ def soft_delete(
         if expected_version:
             condition += sql.SQL(" AND t.version = {}").format(positional(1))
         return sql.SQL(
-            "UPDATE {} SET deleted_at = now(), version = t.version + 1 WHERE {} RETURNING t.id"
+            "UPDATE {} SET deleted_at = now(), updated_at = now(), version = t.version + 1"
+            " WHERE {} RETURNING t.id"
         ).format(table(schema_name, collection), condition)
 
     values = [record_id, expected_version] if expected_version else [record_id]
@@ -169,3 +181,251 @@ def live_version(schema_name: str, collection: CollectionSpec, record_id: str) -
         )
 
     return cached(collection, ("version", schema_name), build), numbered([record_id])
+
+
+# --- PATCH with update operators ---------------------------------------------------
+# `patch_sets` binds placeholders in build order; `patch_values` lists their values in
+# the same order. Each operator is an expression on the row itself (no read first).
+
+
+def _element_type(collection: CollectionSpec, name: str) -> sql.Composable:
+    return column_type(collection.by_name[name])
+
+
+def patch_sets(collection: CollectionSpec, update: CheckedUpdate, bind: Binder) -> sql.Composable:
+    names, _ = _given(collection, update.record)
+    sets = [
+        sql.SQL("{} = {}::{}").format(sql.Identifier(n), bind(), column_type(collection.by_name[n]))
+        for n in names
+        if n != EXTRA_COLUMN
+    ]
+    for op in update.ops:
+        column = sql.Identifier(op.name)
+        ctype = _element_type(collection, op.name)
+        if op.kind == "unset":
+            bind()  # a null value keeps the numbering simple
+            sets.append(sql.SQL("{} = NULL").format(column))
+        elif op.kind == "inc":
+            sets.append(sql.SQL("{0} = t.{0} + {1}::{2}").format(column, bind(), ctype))
+        elif op.kind == "push":
+            sets.append(
+                sql.SQL("{0} = coalesce(t.{0}, '{{}}') || {1}::{2}").format(column, bind(), ctype)
+            )
+        else:  # pull: every element equal to one of the values goes
+            sets.append(
+                sql.SQL(
+                    "{0} = CASE WHEN t.{0} IS NULL THEN NULL ELSE"
+                    " ARRAY(SELECT e FROM unnest(t.{0}) AS e WHERE e <> ALL({1}::{2})) END"
+                ).format(column, bind(), ctype)
+            )
+    extra = None
+    if EXTRA_COLUMN in names:
+        extra = sql.SQL("(t.{} || {})").format(sql.Identifier(EXTRA_COLUMN), bind())
+    if update.unset_extras:
+        base = extra or sql.SQL("t.{}").format(sql.Identifier(EXTRA_COLUMN))
+        extra = sql.SQL("({} - {}::text[])").format(base, bind())
+    if extra is not None:
+        sets.append(sql.SQL("{} = {}").format(sql.Identifier(EXTRA_COLUMN), extra))
+    sets.append(sql.SQL("updated_at = now(), version = t.version + 1"))
+    return sql.SQL(", ").join(sets)
+
+
+def patch_values(collection: CollectionSpec, update: CheckedUpdate) -> list[Any]:
+    names, values = _given(collection, update.record)
+    out = [v for n, v in zip(names, values, strict=True) if n != EXTRA_COLUMN]
+    out += update.values
+    if EXTRA_COLUMN in names:
+        out.append(values[names.index(EXTRA_COLUMN)])
+    if update.unset_extras:
+        out.append(update.unset_extras)
+    return out
+
+
+def _patch_shape(collection: CollectionSpec, update: CheckedUpdate) -> tuple:
+    names, _ = _given(collection, update.record)
+    return (tuple(names), update.shape)
+
+
+def patch(
+    schema_name: str,
+    collection: CollectionSpec,
+    record_id: str,
+    update: CheckedUpdate,
+    expected_version: int,
+) -> Statement:
+    """PATCH one live record: the given fields and operators; the record and version back."""
+
+    def build() -> sql.Composable:
+        bind = Binder()
+        sets = patch_sets(collection, update, bind)
+        condition = sql.SQL("t.id = {} AND t.deleted_at IS NULL").format(bind())
+        if expected_version:
+            condition += sql.SQL(" AND t.version = {}").format(bind())
+        return sql.SQL("UPDATE {} SET {} WHERE {} " + RETURNING + ", t.id").format(
+            table(schema_name, collection), sets, condition, record_json(collection, None)
+        )
+
+    values = [*patch_values(collection, update), record_id]
+    if expected_version:
+        values.append(expected_version)
+    key = ("patch", schema_name, _patch_shape(collection, update), bool(expected_version))
+    return cached(collection, key, build), numbered(values)
+
+
+# --- bulk upsert and by-filter mutations ----------------------------------------------
+
+
+def merge_upsert(schema_name: str, collection: CollectionSpec, record: CheckedRecord) -> Statement:
+    """Create, or update the given fields of the record with this id (reviving a deleted one).
+
+    The third column says whether the record was created.
+    """
+    names, values = _given(collection, record)
+    if record.id is not None:
+        names, values = ["id", *names], [record.id, *values]
+
+    def build() -> sql.Composable:
+        sets = [
+            sql.SQL(
+                "{0} = t.{0} || EXCLUDED.{0}" if n == EXTRA_COLUMN else "{0} = EXCLUDED.{0}"
+            ).format(sql.Identifier(n))
+            for n in names
+            if n != "id"
+        ]
+        sets.append(
+            sql.SQL(
+                "created_at = CASE WHEN t.deleted_at IS NULL THEN t.created_at ELSE now() END,"
+                " updated_at = now(), deleted_at = NULL, version = t.version + 1"
+            )
+        )
+        columns = (
+            sql.SQL("({}) VALUES ({})").format(
+                sql.SQL(", ").join(map(sql.Identifier, names)),
+                sql.SQL(", ").join(_typed(collection, n, i) for i, n in enumerate(names)),
+            )
+            if names
+            else sql.SQL("DEFAULT VALUES")
+        )
+        return sql.SQL(
+            "INSERT INTO {} {} ON CONFLICT (id) DO UPDATE SET {} " + RETURNING + ", (t.xmax = 0)"
+        ).format(
+            table(schema_name, collection),
+            columns,
+            sql.SQL(", ").join(sets),
+            record_json(collection, None),
+        )
+
+    return cached(collection, ("merge", schema_name, tuple(names)), build), numbered(values)
+
+
+def lock_matching(schema_name: str, collection: CollectionSpec, node: Any, limit: int) -> Statement:
+    """The ids of at most `limit` live records matching a filter, locked for a write."""
+
+    def build() -> sql.Composable:
+        bind = Binder()
+        where = _where_sql(node, bind)
+        return sql.SQL("SELECT t.id FROM {} WHERE {} LIMIT {} FOR UPDATE OF t").format(
+            table(schema_name, collection), where, bind()
+        )
+
+    values = [*_where_values(node), limit]
+    key = ("lock", schema_name, filter_shape(node))
+    return cached(collection, key, build), numbered(values)
+
+
+def patch_many(
+    schema_name: str, collection: CollectionSpec, update: CheckedUpdate, ids: list[str]
+) -> Statement:
+    def build() -> sql.Composable:
+        bind = Binder()
+        sets = patch_sets(collection, update, bind)
+        return sql.SQL(
+            "UPDATE {} SET {} WHERE t.id = ANY({}::text[]) AND t.deleted_at IS NULL RETURNING t.id"
+        ).format(table(schema_name, collection), sets, bind())
+
+    values = [*patch_values(collection, update), ids]
+    key = ("patch_many", schema_name, _patch_shape(collection, update))
+    return cached(collection, key, build), numbered(values)
+
+
+def soft_delete_many(schema_name: str, collection: CollectionSpec, ids: list[str]) -> Statement:
+    def build() -> sql.Composable:
+        return sql.SQL(
+            "UPDATE {} SET deleted_at = now(), updated_at = now(), version = t.version + 1"
+            " WHERE t.id = ANY({}::text[]) AND t.deleted_at IS NULL RETURNING t.id"
+        ).format(table(schema_name, collection), positional(0))
+
+    return cached(collection, ("delete_many", schema_name), build), numbered([ids])
+
+
+def _array_of(collection: CollectionSpec, name: str) -> sql.Composable:
+    if name == "id":
+        return sql.SQL("text[]")
+    if name == EXTRA_COLUMN:
+        return sql.SQL("jsonb[]")
+    return sql.SQL("{}[]").format(column_type(collection.by_name[name]))
+
+
+def unnestable(collection: CollectionSpec, names: tuple[str, ...]) -> bool:
+    """One INSERT … unnest can take these columns: no list-typed field among them
+    (unnest would flatten a list of lists)."""
+    return not any(
+        n in collection.by_name and collection.by_name[n].type.endswith("[]") for n in names
+    )
+
+
+def _merge_sets(names: list[str]) -> sql.Composable:
+    """ON CONFLICT (id): the given columns replaced (flexible keys merged), a deleted
+    record revived."""
+    sets = [
+        sql.SQL(
+            "{0} = t.{0} || EXCLUDED.{0}" if n == EXTRA_COLUMN else "{0} = EXCLUDED.{0}"
+        ).format(sql.Identifier(n))
+        for n in names
+        if n != "id"
+    ]
+    sets.append(
+        sql.SQL(
+            "created_at = CASE WHEN t.deleted_at IS NULL THEN t.created_at ELSE now() END,"
+            " updated_at = now(), deleted_at = NULL, version = t.version + 1"
+        )
+    )
+    return sql.SQL(", ").join(sets)
+
+
+def insert_many(
+    schema_name: str,
+    collection: CollectionSpec,
+    records: list[CheckedRecord],
+    *,
+    upsert: bool = False,
+) -> Statement:
+    """Records of one shape (the same columns, every id given) in one statement; each
+    comes back as (id, record JSON). `upsert` updates the records whose id exists."""
+    shape = [_given(collection, r) for r in records]
+    names = ["id", *shape[0][0]]
+    columns = [[r.id for r in records]]
+    columns += [[values[i] for _, values in shape] for i in range(len(names) - 1)]
+
+    def build() -> sql.Composable:
+        arrays = [
+            sql.SQL("{}::{}").format(positional(i), _array_of(collection, n))
+            for i, n in enumerate(names)
+        ]
+        conflict = (
+            sql.SQL(" ON CONFLICT (id) DO UPDATE SET {}").format(_merge_sets(names))
+            if upsert
+            else sql.SQL("")
+        )
+        return sql.SQL(
+            "INSERT INTO {} ({}) SELECT * FROM unnest({}){} RETURNING t.id, {}::text"
+        ).format(
+            table(schema_name, collection),
+            sql.SQL(", ").join(map(sql.Identifier, names)),
+            sql.SQL(", ").join(arrays),
+            conflict,
+            record_json(collection, None),
+        )
+
+    key = ("insert_many", schema_name, tuple(names), upsert)
+    return cached(collection, key, build), numbered(columns)

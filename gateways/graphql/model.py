@@ -15,6 +15,7 @@ from functools import cached_property
 from plinth.v1 import schema_service_pb2 as pb
 
 from gateways.graphql.names import camel, is_graphql_name, pascal
+from gateways.graphql.static_fields import STATIC_TYPES, static_names
 from gateways.graphql.types import FIELD_TYPES, RESERVED_TYPES, SYSTEM_FIELDS, FieldType
 
 WHERE_KEYS = ("AND", "OR", "NOT")
@@ -65,7 +66,7 @@ class Collection:
         inputs = (f"{t}Where", f"{t}Field", f"{t}CreateInput", f"{t}UpdateInput")
         connection = (f"{t}Connection", f"{t}Edge")
         aggregate = tuple(f"{t}Aggregate{part}" for part in AGGREGATE_TYPE_PARTS)
-        return (t, *inputs, *connection, *aggregate)
+        return (t, *inputs, *connection, *aggregate, f"{t}BatchResult", f"{t}BatchUpdateInput")
 
     def query_names(self) -> tuple[str, ...]:
         suffixes = ("", "ById", "Count", "Aggregate", "Connection")
@@ -73,7 +74,8 @@ class Collection:
 
     def mutation_names(self) -> tuple[str, ...]:
         verbs = ("create", "update", "replace", "delete")
-        return tuple(f"{verb}{self.type_name}" for verb in verbs)
+        batch = tuple(f"batch{verb}{self.type_name}" for verb in ("Create", "Update", "Delete"))
+        return (*(f"{verb}{self.type_name}" for verb in verbs), *batch)
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,11 @@ class Model:
 def build_model(collections: Iterable[pb.Collection]) -> Model:
     notes: list[str] = []
     # Types, Query fields and Mutation fields are three namespaces.
-    taken: tuple[set[str], ...] = (set(RESERVED_TYPES), {"_schemaVersion"}, set())
+    taken: tuple[set[str], ...] = (
+        set(RESERVED_TYPES) | STATIC_TYPES,
+        {"_schemaVersion", *static_names("Query")},
+        static_names("Mutation"),
+    )
     kept = []
     for proto in sorted(collections, key=lambda c: c.name):
         collection = _collection(proto, notes)

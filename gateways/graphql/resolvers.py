@@ -18,9 +18,10 @@ from tartiflette import Resolver
 from tartiflette.resolver.default import default_field_resolver
 
 from gateways.core_client import call
-from gateways.graphql import aggregate, connection, records
+from gateways.graphql import aggregate, batch, connection, records
 from gateways.graphql.model import Collection, Model
 from gateways.graphql.selection import columns
+from gateways.graphql.static_fields import STATIC_FIELDS
 from gateways.graphql.where import to_filter, to_sort
 
 ResolverFn = Callable[[Any, dict[str, Any], "RequestContext", Any], Awaitable[Any]]
@@ -58,6 +59,8 @@ def register_resolvers(model: Model, schema_version: int, schema_name: str) -> N
         return schema_version
 
     on("Query._schemaVersion", version)
+    for static in STATIC_FIELDS:
+        on(f"{static.root}.{static.name}", static.resolve)
     for c in model.collections:
         t = c.type_name
         on(f"Query.{c.root}", _list(c))
@@ -70,6 +73,11 @@ def register_resolvers(model: Model, schema_version: int, schema_name: str) -> N
         on(f"Mutation.delete{t}", _delete(c))
         if c.declared:
             on(f"Mutation.update{t}", _write(c, "UpdateRecord", pb.UpdateRecordRequest))
+        batch_create, batch_update, batch_delete = batch.resolvers(c)
+        on(f"Mutation.batchCreate{t}", batch_create)
+        on(f"Mutation.batchDelete{t}", batch_delete)
+        if c.declared:
+            on(f"Mutation.batchUpdate{t}", batch_update)
 
 
 def _bound(resolve: Callable[..., Awaitable[Any]], c: Collection) -> ResolverFn:

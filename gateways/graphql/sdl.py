@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 
+from gateways.graphql import batch
 from gateways.graphql.model import Collection, Field, Model
+from gateways.graphql.static_fields import STATIC_SDL, static_lines
 from gateways.graphql.types import AVG_TYPES, MIN_MAX_TYPES, SHARED_SDL, SUM_TYPES
 
 
 def build_sdl(model: Model, schema_version: int) -> str:
     header = f"# Plinth schema version {schema_version}\n"
     header += "".join(f"# {note}\n" for note in model.notes)
-    blocks = [header, SHARED_SDL, *(_collection_types(c) for c in model.collections)]
-    blocks.append(_block("type Query", [_QUERY_VERSION, *_queries(model)]))
-    mutations = _mutations(model)
+    blocks = [header, SHARED_SDL, *STATIC_SDL, *batch.BATCH_SDL]
+    blocks += [_collection_types(c) for c in model.collections]
+    blocks.append(_block("type Query", [_QUERY_VERSION, *static_lines("Query"), *_queries(model)]))
+    mutations = static_lines("Mutation") + _mutations(model)
     if mutations:
         blocks.append(_block("type Mutation", mutations))
     return "\n".join(blocks)
@@ -44,6 +47,7 @@ def _collection_types(c: Collection) -> str:
         blocks.append(
             _block(f"input {t}UpdateInput", [f"{f.name}: {f.type.graphql}" for f in c.declared])
         )
+    blocks += batch.collection_sdl(c)
     return "\n".join([*blocks, *_connection_types(c), *_aggregate_types(c)])
 
 
@@ -146,4 +150,5 @@ def _mutations(model: Model) -> list[str]:
         ]
         if c.declared:
             lines.append(f"update{t}(id: ID!, input: {t}UpdateInput!): {t}!")
+        lines += batch.mutation_lines(c)
     return lines

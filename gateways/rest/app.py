@@ -7,14 +7,17 @@ from sanic import Sanic
 from core.config import Settings
 from gateways.app_base import new_app
 from gateways.rest import errors
-from gateways.rest.routes import export, query, records, schema
+from gateways.rest.routes import export, kv, query, queue, records, schema, writes
 
 
 def create_app(settings: Settings, name: str = "plinth-rest") -> Sanic:
     app = new_app(name, settings, errors.handle)
     # Static segments (schema, …/count, …/query, …/export) win over /<collection>/<id>.
     app.blueprint(schema.bp)
+    app.blueprint(kv.bp)  # /api/v1/kv/<key:path>: `kv` is not reachable as a collection
+    app.blueprint(queue.bp)  # /api/v1/queue/…: `queue` is not reachable as a collection
     app.blueprint(query.bp)
     app.blueprint(export.bp)
+    app.blueprint(writes.bp)  # …/batch, …/bulk, …/import before /<collection>/<id>
     app.blueprint(records.bp)
     return app

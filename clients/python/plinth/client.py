@@ -16,8 +16,13 @@ import orjson
 from google.protobuf import json_format
 
 from plinth.errors import PlinthError
+from plinth.jobs import job_to_dict
 from plinth.v1 import (
+    kv_service_pb2,
+    kv_service_pb2_grpc,
     query_pb2,
+    queue_service_pb2,
+    queue_service_pb2_grpc,
     record_service_pb2,
     record_service_pb2_grpc,
     schema_service_pb2,
@@ -67,6 +72,8 @@ class AsyncClient:
         self.channel = channel or grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
         self.schema = schema_service_pb2_grpc.SchemaServiceStub(self.channel)
         self.records = record_service_pb2_grpc.RecordServiceStub(self.channel)
+        self.kv = kv_service_pb2_grpc.KeyValueServiceStub(self.channel)
+        self.queue = queue_service_pb2_grpc.QueueServiceStub(self.channel)
         self._metadata: tuple[tuple[str, str], ...] = (
             (("authorization", f"Bearer {api_key}"),) if api_key else ()
         )
@@ -184,6 +191,129 @@ class AsyncClient:
     async def delete(self, collection: str, record_id: str) -> None:
         request = record_service_pb2.DeleteRecordRequest(collection=collection, id=record_id)
         await self.call(self.records.DeleteRecord, request)
+
+    # --- key-value ---
+
+    async def kv_get(self, key: str, default: Any = None) -> Any:
+        """The value of `key`, or `default` when it is absent or expired."""
+        try:
+            answer = await self.call(self.kv.GetKey, kv_service_pb2.GetKeyRequest(key=key))
+        except PlinthError as error:
+            if error.code == "NOT_FOUND":
+                return default
+            raise
+        return orjson.loads(answer.entry.value)
+
+    async def kv_set(self, key: str, value: Any, *, ttl_ms: int = 0) -> None:
+        request = kv_service_pb2.SetKeyRequest(key=key, value=orjson.dumps(value), ttl_ms=ttl_ms)
+        await self.call(self.kv.SetKey, request)
+
+    async def kv_delete(self, key: str) -> bool:
+        """True when the key existed."""
+        try:
+            await self.call(self.kv.DeleteKey, kv_service_pb2.DeleteKeyRequest(key=key))
+        except PlinthError as error:
+            if error.code == "NOT_FOUND":
+                return False
+            raise
+        return True
+
+    async def kv_incr(self, key: str, by: int = 1) -> int | float:
+        request = kv_service_pb2.IncrementKeyRequest(key=key, by=by)
+        return orjson.loads((await self.call(self.kv.IncrementKey, request)).value)
+
+    async def kv_list(self, prefix: str = "", *, page_size: int = 0) -> dict[str, Any]:
+        """Every live entry under `prefix` as {key: value}, following the pages."""
+        found: dict[str, Any] = {}
+        token = ""
+        while True:
+            request = kv_service_pb2.ListKeysRequest(
+                prefix=prefix, page_size=page_size, page_token=token
+            )
+            answer = await self.call(self.kv.ListKeys, request)
+            found.update((e.key, orjson.loads(e.value)) for e in answer.entries)
+            token = answer.next_page_token
+            if not token:
+                return found
+
+    # --- queue (see docs/queue.md; plinth.worker for the worker helper) ---
+
+    async def enqueue(
+        self, topic: str, payload: Any = None, *, delay_ms: int = 0, max_attempts: int = 0
+    ) -> dict[str, Any]:
+        request = queue_service_pb2.EnqueueRequest(
+            topic=topic,
+            payload=orjson.dumps(payload),
+            delay_ms=delay_ms,
+            max_attempts=max_attempts,
+        )
+        return job_to_dict((await self.call(self.queue.Enqueue, request)).job)
+
+    async def enqueue_batch(
+        self, topic: str, payloads: Sequence[Any], *, delay_ms: int = 0, max_attempts: int = 0
+    ) -> list[str]:
+        """Enqueue up to 1000 jobs in one call (all or none); returns their ids in order."""
+        request = queue_service_pb2.EnqueueBatchRequest(
+            jobs=[
+                queue_service_pb2.EnqueueRequest(
+                    topic=topic,
+                    payload=orjson.dumps(payload),
+                    delay_ms=delay_ms,
+                    max_attempts=max_attempts,
+                )
+                for payload in payloads
+            ]
+        )
+        return list((await self.call(self.queue.EnqueueBatch, request)).ids)
+
+    async def get_job(self, job_id: str) -> dict[str, Any]:
+        request = queue_service_pb2.GetJobRequest(id=job_id)
+        return job_to_dict((await self.call(self.queue.GetJob, request)).job)
+
+    async def lease(
+        self, topic: str, *, max_jobs: int = 1, visibility_ms: int = 0, wait_ms: int = 0
+    ) -> list[dict[str, Any]]:
+        request = queue_service_pb2.LeaseRequest(
+            topic=topic, max_jobs=max_jobs, visibility_ms=visibility_ms, wait_ms=wait_ms
+        )
+        answer = await self.call(self.queue.Lease, request, timeout=self._timeout + wait_ms / 1000)
+        return [job_to_dict(job) for job in answer.jobs]
+
+    async def ack(self, job_id: str, lease_id: str, result: Any = None) -> dict[str, Any]:
+        request = queue_service_pb2.AckRequest(
+            id=job_id, lease_id=lease_id, result=orjson.dumps(result) if result is not None else b""
+        )
+        return job_to_dict((await self.call(self.queue.Ack, request)).job)
+
+    async def nack(
+        self,
+        job_id: str,
+        lease_id: str,
+        error: str = "",
+        *,
+        retry_in_ms: int = 0,
+        retry: bool = True,
+    ) -> dict[str, Any]:
+        request = queue_service_pb2.NackRequest(
+            id=job_id, lease_id=lease_id, error=error, retry_in_ms=retry_in_ms, no_retry=not retry
+        )
+        return job_to_dict((await self.call(self.queue.Nack, request)).job)
+
+    async def queue_stats(self, topic: str) -> dict[str, int]:
+        answer = await self.call(self.queue.Stats, queue_service_pb2.StatsRequest(topic=topic))
+        return {
+            name: getattr(answer, name) for name in ("queued", "leased", "done", "failed", "dead")
+        }
+
+    async def dead_jobs(self, topic: str, *, limit: int = 0) -> list[dict[str, Any]]:
+        request = queue_service_pb2.ListDeadJobsRequest(topic=topic, page_size=limit)
+        return [
+            job_to_dict(job) for job in (await self.call(self.queue.ListDeadJobs, request)).jobs
+        ]
+
+    async def requeue_job(self, job_id: str) -> dict[str, Any]:
+        request = queue_service_pb2.RequeueJobRequest(id=job_id)
+        return job_to_dict((await self.call(self.queue.RequeueJob, request)).job)
 
 
 class Client:
