@@ -13,12 +13,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import os
 import random
 import sys
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
@@ -27,12 +26,15 @@ import orjson
 import psycopg
 from load import (
     CALL_TIMEOUT,
-    HttpConnection,
+    NOTE,
+    RestPool,
     Result,
+    as_json,
     check_connections,
     cpu_table,
     drive,
     progress,
+    ratios,
     run_async,
     space_id,
     throughput_table,
@@ -61,10 +63,6 @@ SCHEMA = {
 }
 OPERATIONS = ("get", "create")
 PATHS = ("SQL", "gRPC", "REST")
-NOTE = (
-    "The load generator (one asyncio process) shares the {cpus} CPUs with core, the REST"
-    " gateway and Postgres: every path pays for its own client side too."
-)
 
 
 # --- configuration -----------------------------------------------------------
@@ -225,43 +223,23 @@ class GrpcTarget:
 
 
 class RawRestTarget:
-    """As many keep-alive connections as requests in flight, each used by one at a time."""
+    """The raw keep-alive client of bench/load.py: the cheapest client side."""
 
-    def __init__(self, stack: Stack, connections: list[HttpConnection]) -> None:
-        self._host = stack.rest_url.removeprefix("http://")
-        self._auth = f"Authorization: Bearer {stack.admin_key}\r\n".encode()
-        self._idle: asyncio.LifoQueue[HttpConnection] = asyncio.LifoQueue()
-        for connection in connections:
-            self._idle.put_nowait(connection)
+    def __init__(self, pool: RestPool) -> None:
+        self._pool = pool
 
     @classmethod
     async def open(cls, stack: Stack, size: int) -> RawRestTarget:
-        host, _, port = stack.rest_url.removeprefix("http://").rpartition(":")
-        streams = [await asyncio.open_connection(host, int(port)) for _ in range(size)]
-        return cls(stack, [HttpConnection(*pair) for pair in streams])
-
-    async def _call(self, method: str, path: str, body: bytes, expect: int) -> None:
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
-        ).encode() + self._auth
-        connection = await self._idle.get()
-        try:
-            async with asyncio.timeout(CALL_TIMEOUT):
-                status, answer = await connection.request(head, body)
-        finally:
-            self._idle.put_nowait(connection)
-        if status != expect:
-            raise RuntimeError(f"REST {method} {path}: HTTP {status}: {answer[:300]!r}")
+        return cls(await RestPool.open(stack.rest_url, stack.admin_key, size))
 
     async def get(self, record_id: str) -> None:
-        await self._call("GET", f"/api/v1/{COLLECTION}/{record_id}", b"", 200)
+        await self._pool.get(f"/api/v1/{COLLECTION}/{record_id}")
 
     async def create(self, record: dict[str, Any]) -> None:
-        await self._call("POST", f"/api/v1/{COLLECTION}", orjson.dumps(record), 201)
+        await self._pool.request("POST", f"/api/v1/{COLLECTION}", orjson.dumps(record), 201)
 
     async def close(self) -> None:
-        while not self._idle.empty():
-            self._idle.get_nowait().close()
+        await self._pool.close()
 
 
 class HttpxRestTarget:
@@ -391,15 +369,6 @@ async def bench(stack: Stack, config: Config) -> list[Result]:
 # --- report -----------------------------------------------------------------------------
 
 
-def ratios(results: list[Result]) -> dict[str, dict[str, float]]:
-    """Per operation: REST/SQL and gRPC/SQL of req/s (1.0 would be as fast as plain SQL)."""
-    rate = {(r.operation, r.path): r.rate for r in results}
-    return {
-        op: {f"{path}/SQL": rate[op, path] / rate[op, "SQL"] for path in ("REST", "gRPC")}
-        for op in OPERATIONS
-    }
-
-
 def render(results: list[Result], config: Config, cpus: int) -> str:
     lines = throughput_table(results)
     lines.append("")
@@ -414,19 +383,6 @@ def render(results: list[Result], config: Config, cpus: int) -> str:
     )
     lines.append(NOTE.format(cpus=cpus))
     return "\n".join(lines)
-
-
-def as_json(results: list[Result], config: Config, cpus: int) -> str:
-    report = {
-        "config": asdict(config),
-        "cpus": cpus,
-        "results": [r.summary() for r in results],
-        "ratios": {
-            op: {k: round(v, 3) for k, v in pair.items()} for op, pair in ratios(results).items()
-        },
-        "note": NOTE.format(cpus=cpus),
-    }
-    return json.dumps(report, indent=2)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import os
 import random
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -29,11 +28,14 @@ import grpc
 import orjson
 from load import (
     CALL_TIMEOUT,
-    HttpConnection,
+    NOTE,
+    RestPool,
     Result,
+    as_json,
     cpu_table,
     drive,
     progress,
+    ratios,
     run_async,
     space_id,
     throughput_table,
@@ -47,10 +49,6 @@ from core.kv import store
 
 OPERATIONS = ("get", "set")
 PATHS = ("SQL", "gRPC", "REST")
-NOTE = (
-    "The load generator (one asyncio process) shares the {cpus} CPUs with core, the REST"
-    " gateway and Postgres: every path pays for its own client side too."
-)
 VALUE = {"name": "Ada", "plan": "pro", "visits": 12, "tags": ["a", "b"]}
 
 
@@ -163,44 +161,23 @@ class GrpcTarget:
 
 
 class RestTarget:
-    """Raw keep-alive HTTP/1.1, one connection per request in flight."""
+    """The raw keep-alive client of bench/load.py, one connection per request in flight."""
 
-    def __init__(self, stack: Stack, connections: list[HttpConnection]) -> None:
-        self._host = stack.rest_url.removeprefix("http://")
-        self._auth = f"Authorization: Bearer {stack.admin_key}\r\n".encode()
-        self._idle: asyncio.LifoQueue[HttpConnection] = asyncio.LifoQueue()
-        for connection in connections:
-            self._idle.put_nowait(connection)
+    def __init__(self, pool: RestPool) -> None:
+        self._pool = pool
 
     @classmethod
     async def open(cls, stack: Stack, size: int) -> RestTarget:
-        host, _, port = stack.rest_url.removeprefix("http://").rpartition(":")
-        streams = [await asyncio.open_connection(host, int(port)) for _ in range(size)]
-        return cls(stack, [HttpConnection(*pair) for pair in streams])
-
-    async def _call(self, method: str, key: str, body: bytes) -> None:
-        path = "/api/v1/kv/" + quote(key, safe="/:")
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
-        ).encode() + self._auth
-        connection = await self._idle.get()
-        try:
-            async with asyncio.timeout(CALL_TIMEOUT):
-                status, answer = await connection.request(head, body)
-        finally:
-            self._idle.put_nowait(connection)
-        if status != 200:
-            raise RuntimeError(f"REST {method} {path}: HTTP {status}: {answer[:300]!r}")
+        return cls(await RestPool.open(stack.rest_url, stack.admin_key, size))
 
     async def get(self, key: str) -> None:
-        await self._call("GET", key, b"")
+        await self._pool.get("/api/v1/kv/" + quote(key, safe="/:"))
 
     async def set(self, key: str, value: bytes) -> None:
-        await self._call("PUT", key, value)
+        await self._pool.request("PUT", "/api/v1/kv/" + quote(key, safe="/:"), value)
 
     async def close(self) -> None:
-        while not self._idle.empty():
-            self._idle.get_nowait().close()
+        await self._pool.close()
 
 
 async def open_target(path: str, stack: Stack, config: Config):
@@ -270,15 +247,6 @@ async def kv_section(
 # --- report ------------------------------------------------------------------------
 
 
-def ratios(results: list[Result]) -> dict[str, dict[str, float]]:
-    rate = {(r.operation, r.path): r.rate for r in results}
-    ops = dict.fromkeys(r.operation for r in results)
-    return {
-        op: {f"{path}/SQL": rate[op, path] / rate[op, "SQL"] for path in ("REST", "gRPC")}
-        for op in ops
-    }
-
-
 def render(results: list[Result], config: Config, cpus: int) -> str:
     lines = throughput_table(results)
     lines.append("")
@@ -294,19 +262,6 @@ def render(results: list[Result], config: Config, cpus: int) -> str:
     )
     lines.append(NOTE.format(cpus=cpus))
     return "\n".join(lines)
-
-
-def as_json(results: list[Result], config: Config, cpus: int) -> str:
-    report = {
-        "config": asdict(config),
-        "cpus": cpus,
-        "results": [r.summary() for r in results],
-        "ratios": {
-            op: {k: round(v, 3) for k, v in pair.items()} for op, pair in ratios(results).items()
-        },
-        "note": NOTE.format(cpus=cpus),
-    }
-    return json.dumps(report, indent=2)
 
 
 def main(argv: list[str] | None = None) -> None:

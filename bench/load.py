@@ -4,10 +4,11 @@ the closed-loop driver, latency and CPU tables, and checks on the database."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import psycopg
@@ -15,6 +16,10 @@ import psycopg
 from core.auth.keys import hash_key
 
 CALL_TIMEOUT = 30.0
+NOTE = (
+    "The load generator (one asyncio process) shares the {cpus} CPUs with core, the REST"
+    " gateway and Postgres: every path pays for its own client side too."
+)
 
 
 def progress(message: str) -> None:
@@ -58,6 +63,45 @@ class HttpConnection:
 
     def close(self) -> None:
         self._writer.close()
+
+
+class RestPool:
+    """As many keep-alive connections as requests in flight, each used by one at a time."""
+
+    def __init__(self, host: str, admin_key: str, connections: list[HttpConnection]) -> None:
+        self._host = host
+        self._auth = f"Authorization: Bearer {admin_key}\r\n".encode()
+        self._idle: asyncio.LifoQueue[HttpConnection] = asyncio.LifoQueue()
+        for connection in connections:
+            self._idle.put_nowait(connection)
+
+    @classmethod
+    async def open(cls, rest_url: str, admin_key: str, size: int) -> RestPool:
+        host = rest_url.removeprefix("http://")
+        name, _, port = host.rpartition(":")
+        streams = [await asyncio.open_connection(name, int(port)) for _ in range(size)]
+        return cls(host, admin_key, [HttpConnection(*pair) for pair in streams])
+
+    async def request(self, method: str, path: str, body: bytes = b"", expect: int = 200) -> bytes:
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
+        ).encode() + self._auth
+        connection = await self._idle.get()
+        try:
+            async with asyncio.timeout(CALL_TIMEOUT):
+                status, answer = await connection.request(head, body)
+        finally:
+            self._idle.put_nowait(connection)
+        if status != expect:
+            raise RuntimeError(f"REST {method} {path}: HTTP {status}: {answer[:300]!r}")
+        return answer
+
+    async def get(self, path: str) -> bytes:
+        return await self.request("GET", path)
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            self._idle.get_nowait().close()
 
 
 @dataclass
@@ -159,3 +203,27 @@ def run_async(main: Awaitable[list[Result]]) -> list[Result]:
     except ImportError:
         return asyncio.run(main)
     return uvloop.run(main)
+
+
+def ratios(results: list[Result]) -> dict[str, dict[str, float]]:
+    """Per operation: REST/SQL and gRPC/SQL of req/s (1.0 would be as fast as plain SQL)."""
+    rate = {(r.operation, r.path): r.rate for r in results}
+    ops = dict.fromkeys(r.operation for r in results)
+    return {
+        op: {f"{path}/SQL": rate[op, path] / rate[op, "SQL"] for path in ("REST", "gRPC")}
+        for op in ops
+    }
+
+
+def as_json(results: list[Result], config: Any, cpus: int) -> str:
+    """The run as JSON: `config` is the script's settings dataclass."""
+    report = {
+        "config": asdict(config),
+        "cpus": cpus,
+        "results": [r.summary() for r in results],
+        "ratios": {
+            op: {k: round(v, 3) for k, v in pair.items()} for op, pair in ratios(results).items()
+        },
+        "note": NOTE.format(cpus=cpus),
+    }
+    return json.dumps(report, indent=2)

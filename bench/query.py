@@ -30,8 +30,7 @@ import orjson
 import psycopg
 from google.protobuf import struct_pb2
 from load import (
-    CALL_TIMEOUT,
-    HttpConnection,
+    RestPool,
     Result,
     check_connections,
     cpu_table,
@@ -358,39 +357,6 @@ class SqlPath:
         await self.pool.close()
 
 
-class RestPath:
-    """As many keep-alive connections as requests in flight, each used by one at a time."""
-
-    def __init__(self, stack: Stack, connections: list[HttpConnection]) -> None:
-        self._host = stack.rest_url.removeprefix("http://")
-        self._auth = f"Authorization: Bearer {stack.admin_key}\r\n".encode()
-        self._idle: asyncio.LifoQueue[HttpConnection] = asyncio.LifoQueue()
-        for connection in connections:
-            self._idle.put_nowait(connection)
-
-    @classmethod
-    async def open(cls, stack: Stack, size: int) -> RestPath:
-        host, _, port = stack.rest_url.removeprefix("http://").rpartition(":")
-        streams = [await asyncio.open_connection(host, int(port)) for _ in range(size)]
-        return cls(stack, [HttpConnection(*pair) for pair in streams])
-
-    async def get(self, path: str) -> bytes:
-        head = f"GET {path} HTTP/1.1\r\nHost: {self._host}\r\n".encode() + self._auth
-        connection = await self._idle.get()
-        try:
-            async with asyncio.timeout(CALL_TIMEOUT):
-                status, answer = await connection.request(head, b"")
-        finally:
-            self._idle.put_nowait(connection)
-        if status != 200:
-            raise RuntimeError(f"REST GET {path}: HTTP {status}: {answer[:300]!r}")
-        return answer
-
-    async def close(self) -> None:
-        while not self._idle.empty():
-            self._idle.get_nowait().close()
-
-
 # --- checks: both paths answer the same before anything is measured ----------------------
 
 
@@ -416,7 +382,7 @@ class CursorPages:
 
 
 async def walk_cursor(
-    rest: RestPath, db: SqlPath, statements: Statements, pages: int
+    rest: RestPool, db: SqlPath, statements: Statements, pages: int
 ) -> CursorPages:
     """Follow next_cursor through REST and the page positions through SQL, page by page,
     checking that both paths see the same records at the same positions."""
@@ -444,7 +410,7 @@ async def walk_cursor(
     return walk
 
 
-async def check_answers(rest: RestPath, db: SqlPath, statements: Statements) -> None:
+async def check_answers(rest: RestPool, db: SqlPath, statements: Statements) -> None:
     body = orjson.loads(await rest.get(rest_path(rest_list_args())))
     records, _, _, total = await db.fetch(statements.list)
     _same("list", (body["data"], body["meta"]["total"]), (orjson.loads(records), total))
@@ -462,7 +428,7 @@ class Workload:
     cursor: CursorPages
     seed: int
 
-    def caller(self, case: str, path: SqlPath | RestPath) -> Callable[[], Awaitable[object]]:
+    def caller(self, case: str, path: SqlPath | RestPool) -> Callable[[], Awaitable[object]]:
         # Each path draws the same sequence of cursor pages.
         rng = random.Random(self.seed)
         pages = len(self.cursor.tokens)
@@ -486,7 +452,7 @@ class Workload:
 
 
 async def measure(
-    case: str, path: SqlPath | RestPath, name: str, stack: Stack, config: Config, load: Workload
+    case: str, path: SqlPath | RestPool, name: str, stack: Stack, config: Config, load: Workload
 ) -> Result:
     call = load.caller(case, path)
     # Warm-up: connections, prepared statements, the schema cache and the auth cache.
@@ -655,7 +621,7 @@ async def bench(stack: Stack, config: Config) -> Report:
     statements = await seed_and_compose(stack, config)
     report = Report()
     db = await SqlPath.open(stack, config.pool_size)
-    rest = await RestPath.open(stack, config.concurrency)
+    rest = await RestPool.open(stack.rest_url, stack.admin_key, config.concurrency)
     try:
         if config.cases:
             progress("checking that REST and SQL answer alike (list, aggregate, cursor walk)")
