@@ -285,19 +285,6 @@ def merge_upsert(schema_name: str, collection: CollectionSpec, record: CheckedRe
         names, values = ["id", *names], [record.id, *values]
 
     def build() -> sql.Composable:
-        sets = [
-            sql.SQL(
-                "{0} = t.{0} || EXCLUDED.{0}" if n == EXTRA_COLUMN else "{0} = EXCLUDED.{0}"
-            ).format(sql.Identifier(n))
-            for n in names
-            if n != "id"
-        ]
-        sets.append(
-            sql.SQL(
-                "created_at = CASE WHEN t.deleted_at IS NULL THEN t.created_at ELSE now() END,"
-                " updated_at = now(), deleted_at = NULL, version = t.version + 1"
-            )
-        )
         columns = (
             sql.SQL("({}) VALUES ({})").format(
                 sql.SQL(", ").join(map(sql.Identifier, names)),
@@ -311,7 +298,7 @@ def merge_upsert(schema_name: str, collection: CollectionSpec, record: CheckedRe
         ).format(
             table(schema_name, collection),
             columns,
-            sql.SQL(", ").join(sets),
+            _merge_sets(names),
             record_json(collection, None),
         )
 
