@@ -3,7 +3,9 @@ ports, over the embedded PostgreSQL in a temporary data directory."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,6 +68,18 @@ def stack_env(data_dir: Path, **extra: str) -> dict[str, str]:
     if "PLINTH_DATABASE_URL" in os.environ:
         env["PLINTH_DATABASE_URL"] = os.environ["PLINTH_DATABASE_URL"]
     return env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftover_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Stop every embedded Postgres this session started. pgserver stops its server when
+    the last core using it exits, but a core killed with SIGKILL (as several tests do)
+    never says so, and its server would outlive the session."""
+    yield
+    for pid_file in tmp_path_factory.getbasetemp().rglob("postmaster.pid"):
+        with contextlib.suppress(ValueError, OSError):
+            pid = int(pid_file.read_text().split()[0])
+            os.kill(pid, signal.SIGINT)  # fast shutdown
 
 
 @pytest.fixture(scope="session")
