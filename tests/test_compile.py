@@ -35,8 +35,8 @@ def where(node) -> tuple[str, dict]:
     """The compiled condition, and the values bound to it (checked against its placeholders)."""
     planned = plan.plan_filter(ITEMS, node)
     bind = compile.Binder()
-    text = compile._where_sql(planned, bind).as_string(None)
-    values = compile._where_values(planned)
+    text = compile.where_sql(planned, bind).as_string(None)
+    values = compile.where_values(planned)
     assert len(values) == bind.count, "the builder and its values twin disagree"
     return text.removeprefix("t.deleted_at IS NULL AND "), compile.numbered(values)
 

@@ -1,7 +1,7 @@
 """The typed filter tree, and its reading from the wire (query.proto).
 
 A closed set of node types; operators are one enum. Front ends build this
-tree; plan.py resolves it against the schema; compile.py writes its SQL.
+tree; plan.py resolves it against the schema; the compile package writes its SQL.
 """
 
 from __future__ import annotations

@@ -15,14 +15,14 @@ from psycopg.types.json import Jsonb
 
 from core.query.compile import (
     Binder,
-    _where_sql,
-    _where_values,
     cached,
     filter_shape,
     numbered,
     positional,
     record_json,
     table,
+    where_sql,
+    where_values,
 )
 from core.records.operators import CheckedUpdate
 from core.records.values import CheckedRecord
@@ -310,12 +310,12 @@ def lock_matching(schema_name: str, collection: CollectionSpec, node: Any, limit
 
     def build() -> sql.Composable:
         bind = Binder()
-        where = _where_sql(node, bind)
+        where = where_sql(node, bind)
         return sql.SQL("SELECT t.id FROM {} WHERE {} LIMIT {} FOR UPDATE OF t").format(
             table(schema_name, collection), where, bind()
         )
 
-    values = [*_where_values(node), limit]
+    values = [*where_values(node), limit]
     key = ("lock", schema_name, filter_shape(node))
     return cached(collection, key, build), numbered(values)
 

@@ -53,7 +53,7 @@ class CollectionSpec:
     name: str
     mode: str
     fields: tuple[FieldSpec, ...] = field(default_factory=tuple)
-    # SQL text rendered for this definition, by statement shape (see query/compile.py).
+    # SQL text rendered for this definition, by statement shape (see query/compile/params.py).
     statements: dict[tuple, str] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
