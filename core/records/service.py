@@ -313,11 +313,12 @@ class RecordServicer(rpc.RecordServiceServicer):
                 rows = await batch.write_all(conn, work, statements(), misses)
         return work.result([row[0] for row in rows] if rows else []), rows
 
-    async def BatchCreateRecords(
-        self, request: pb.BatchCreateRecordsRequest, context
-    ) -> pb.BatchCreateRecordsResponse:
-        work = Batch(batch.decode_items(request.items, batch.MAX_BATCH))
-        space, collection, records = await self._check_items(request.collection, work, _record_item)
+    async def _insert_items(
+        self, collection_name: str, items: bytes, limit: int, *, upsert: bool
+    ) -> pb.BatchResult:
+        """Batch create (upsert=False) and bulk upsert: check every item, then one write."""
+        work = Batch(batch.decode_items(items, limit))
+        space, collection, records = await self._check_items(collection_name, work, _record_item)
         batch.no_duplicates(work, [_raw_id(i) for i in work.items])
         work.checked()
         texts: list[str] = []
@@ -325,25 +326,26 @@ class RecordServicer(rpc.RecordServiceServicer):
             for record in records:  # ids made here let one statement take many rows
                 record.id = record.id or new_id()
             async with self._pool.connection() as conn:
-                texts = await batch.insert_all(conn, work, space.schema_name, collection, records)
-        return pb.BatchCreateRecordsResponse(result=work.result(texts))
+                texts = await batch.insert_all(
+                    conn, work, space.schema_name, collection, records, upsert=upsert
+                )
+        return work.result(texts)
+
+    async def BatchCreateRecords(
+        self, request: pb.BatchCreateRecordsRequest, context
+    ) -> pb.BatchCreateRecordsResponse:
+        result = await self._insert_items(
+            request.collection, request.items, batch.MAX_BATCH, upsert=False
+        )
+        return pb.BatchCreateRecordsResponse(result=result)
 
     async def BulkUpsertRecords(
         self, request: pb.BulkUpsertRecordsRequest, context
     ) -> pb.BulkUpsertRecordsResponse:
-        work = Batch(batch.decode_items(request.items, batch.MAX_BULK))
-        space, collection, records = await self._check_items(request.collection, work, _record_item)
-        batch.no_duplicates(work, [_raw_id(i) for i in work.items])
-        work.checked()
-        texts: list[str] = []
-        if not work.failures:
-            for record in records:
-                record.id = record.id or new_id()
-            async with self._pool.connection() as conn:
-                texts = await batch.insert_all(
-                    conn, work, space.schema_name, collection, records, upsert=True
-                )
-        return pb.BulkUpsertRecordsResponse(result=work.result(texts))
+        result = await self._insert_items(
+            request.collection, request.items, batch.MAX_BULK, upsert=True
+        )
+        return pb.BulkUpsertRecordsResponse(result=result)
 
     async def BatchUpdateRecords(
         self, request: pb.BatchUpdateRecordsRequest, context

@@ -51,20 +51,28 @@ def _given(collection: CollectionSpec, record: CheckedRecord) -> tuple[list[str]
     return names, values
 
 
-def insert(schema_name: str, collection: CollectionSpec, record: CheckedRecord) -> Statement:
+def _inserted(collection: CollectionSpec, record: CheckedRecord) -> tuple[list[str], list[Any]]:
+    """The columns an INSERT of this record names (id first when given), and their values."""
     names, values = _given(collection, record)
     if record.id is not None:
         names, values = ["id", *names], [record.id, *values]
+    return names, values
+
+
+def _values_clause(collection: CollectionSpec, names: list[str]) -> sql.Composable:
+    if not names:
+        return sql.SQL("DEFAULT VALUES")
+    return sql.SQL("({}) VALUES ({})").format(
+        sql.SQL(", ").join(map(sql.Identifier, names)),
+        sql.SQL(", ").join(_typed(collection, n, i) for i, n in enumerate(names)),
+    )
+
+
+def insert(schema_name: str, collection: CollectionSpec, record: CheckedRecord) -> Statement:
+    names, values = _inserted(collection, record)
 
     def build() -> sql.Composable:
-        columns = (
-            sql.SQL("({}) VALUES ({})").format(
-                sql.SQL(", ").join(map(sql.Identifier, names)),
-                sql.SQL(", ").join(_typed(collection, n, i) for i, n in enumerate(names)),
-            )
-            if names
-            else sql.SQL("DEFAULT VALUES")
-        )
+        columns = _values_clause(collection, names)
         return sql.SQL("INSERT INTO {} {} " + RETURNING).format(
             table(schema_name, collection), columns, record_json(collection, None)
         )
@@ -280,19 +288,10 @@ def merge_upsert(schema_name: str, collection: CollectionSpec, record: CheckedRe
 
     The third column says whether the record was created.
     """
-    names, values = _given(collection, record)
-    if record.id is not None:
-        names, values = ["id", *names], [record.id, *values]
+    names, values = _inserted(collection, record)
 
     def build() -> sql.Composable:
-        columns = (
-            sql.SQL("({}) VALUES ({})").format(
-                sql.SQL(", ").join(map(sql.Identifier, names)),
-                sql.SQL(", ").join(_typed(collection, n, i) for i, n in enumerate(names)),
-            )
-            if names
-            else sql.SQL("DEFAULT VALUES")
-        )
+        columns = _values_clause(collection, names)
         return sql.SQL(
             "INSERT INTO {} {} ON CONFLICT (id) DO UPDATE SET {} " + RETURNING + ", (t.xmax = 0)"
         ).format(
