@@ -121,6 +121,14 @@ def rest(stack: Stack) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
+def gql(stack: Stack) -> Iterator[httpx.Client]:
+    """An HTTP client on the GraphQL gateway with the admin key. The long timeout covers
+    a schema rebuild late in a session, when the space holds many collections."""
+    with httpx.Client(base_url=stack.graphql_url, headers=stack.headers(), timeout=120) as client:
+        yield client
+
+
+@pytest.fixture
 def grpc_client(stack: Stack) -> Iterator[Client]:
     with Client(stack.core_addr, api_key=stack.admin_key) as client:
         yield client

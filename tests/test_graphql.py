@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import string
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,12 +37,6 @@ class Shop:
     collection: str
     type: str  # ProductsXyz
     root: str  # productsXyz
-
-
-@pytest.fixture
-def gql(stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.graphql_url, headers=stack.headers(), timeout=30) as client:
-        yield client
 
 
 @pytest.fixture
@@ -355,3 +348,57 @@ def test_query_errors_are_bad_request(gql, shop):
     assert error_code(post(gql, bad_value)) == "BAD_REQUEST"
     wrong_variable = f"query($n: BigInt) {{ {shop.root}(where: {{qty: {{equals: $n}}}}) {{ id }} }}"
     assert error_code(post(gql, wrong_variable, {"n": "many"})) == "BAD_REQUEST"
+
+
+# --- batch mutations ---
+
+
+RESULT = "successful { id name qty } failed { index error { code message field } }"
+RESULT += " successCount failureCount totalCount"
+
+
+def test_batch_create_update_delete(gql, shop: Shop, grpc_client) -> None:
+    t = shop.type
+    created = data(
+        gql,
+        f"mutation($in: [{t}CreateInput!]!) {{ batchCreate{t}(input: $in) {{ {RESULT} }} }}",
+        {"in": [{"name": "a", "qty": 1}, {"name": "b", "unitPrice": 2.5}]},
+    )[f"batchCreate{t}"]
+    assert (created["successCount"], created["failureCount"], created["totalCount"]) == (2, 0, 2)
+    ids = [r["id"] for r in created["successful"]]
+    updated = data(
+        gql,
+        f"mutation($in: [{t}BatchUpdateInput!]!) {{ batchUpdate{t}(input: $in) {{ {RESULT} }} }}",
+        {"in": [{"id": ids[0], "data": {"qty": 5}}, {"id": ids[1], "data": {"name": "B"}}]},
+    )[f"batchUpdate{t}"]
+    assert [(r["name"], r["qty"]) for r in updated["successful"]] == [("a", 5), ("B", None)]
+    deleted = data(
+        gql,
+        f"mutation($ids: [ID!]!) {{ batchDelete{t}(ids: $ids) {{ successful {{ id deleted }}"
+        " failed { index } successCount failureCount } }",
+        {"ids": ids},
+    )[f"batchDelete{t}"]
+    assert deleted["successCount"] == 2 and deleted["successful"][0] == {
+        "id": ids[0],
+        "deleted": True,
+    }
+    assert grpc_client.count(shop.collection) == 0
+
+
+def test_batch_failures_name_graphql_fields_and_write_nothing(gql, shop: Shop, grpc_client):
+    t = shop.type
+    answer = data(
+        gql,
+        f"mutation($in: [{t}CreateInput!]!) {{ batchCreate{t}(input: $in) {{ {RESULT} }} }}",
+        {"in": [{"name": "ok"}, {"name": "bad", "unitPrice": -1}]},
+    )[f"batchCreate{t}"]
+    assert answer["successful"] == [] and answer["failureCount"] == 1
+    assert answer["failed"][0]["index"] == 1
+    assert answer["failed"][0]["error"]["code"] == "VALIDATION_ERROR"
+    assert answer["failed"][0]["error"]["field"] == "unitPrice"
+    missing = data(
+        gql,
+        f'mutation {{ batchDelete{t}(ids: ["nope"]) {{ failed {{ index error {{ code }} }} }} }}',
+    )[f"batchDelete{t}"]
+    assert missing["failed"] == [{"index": 0, "error": {"code": "NOT_FOUND"}}]
+    assert grpc_client.count(shop.collection) == 0

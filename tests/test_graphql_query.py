@@ -12,7 +12,7 @@ import functools
 import json
 import random
 import string
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -334,12 +334,6 @@ def goods(stack) -> Goods:
         client.create_collection(collection, FIELDS)
         rows = [{**record, "id": client.create(collection, record)["id"]} for record in SEED]
     return Goods(collection, f"Goods{suffix.capitalize()}", f"goods{suffix.capitalize()}", rows)
-
-
-@pytest.fixture
-def gql(stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.graphql_url, headers=stack.headers(), timeout=30) as client:
-        yield client
 
 
 def post(gql: httpx.Client, query: str, variables: dict[str, Any] | None = None) -> dict:
