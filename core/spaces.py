@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from psycopg import AsyncConnection, sql
 
+from core.edges import ddl as edges_ddl
+
 
 async def create_space(conn: AsyncConnection, project_id: str, name: str) -> str:
     """Create the space row and its schema; returns the space id."""
@@ -15,4 +17,6 @@ async def create_space(conn: AsyncConnection, project_id: str, name: str) -> str
         [space_id, project_id, name, schema_name],
     )
     await conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema_name)))
+    for statement in edges_ddl.space_objects(schema_name):
+        await conn.execute(statement)
     return space_id

@@ -13,6 +13,7 @@ from plinth.v1 import record_service_pb2_grpc as rpc
 from psycopg_pool import AsyncConnectionPool
 
 from core.auth.principal import current
+from core.edges.service import EdgeHandlers
 from core.errors import Code, PlinthError, not_found
 from core.query import ast, compile, cursor, plan
 from core.records import batch, writes
@@ -55,7 +56,7 @@ def _id(value: str) -> str:
         raise PlinthError(Code.BAD_REQUEST, f"id {exc}") from None
 
 
-class RecordServicer(rpc.RecordServiceServicer):
+class RecordServicer(EdgeHandlers, rpc.RecordServiceServicer):
     def __init__(self, pool: AsyncConnectionPool, cache: SchemaCache) -> None:
         self._pool = pool
         self._cache = cache

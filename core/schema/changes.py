@@ -12,6 +12,7 @@ import dataclasses
 from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 
+from core.edges import ddl as edges_ddl
 from core.errors import conflict, not_found
 from core.schema import ddl
 from core.schema.cache import CHANNEL, load_space
@@ -112,6 +113,7 @@ async def set_mode(conn: AsyncConnection, space_id: str, name: str, mode: str) -
 async def delete_collection(conn: AsyncConnection, space_id: str, name: str) -> None:
     space = await lock_space(conn, space_id)
     current = existing(space, name)
+    await _execute_all(conn, edges_ddl.drop_collection_edges(space.schema_name, name))
     await conn.execute(sql.SQL("DROP TABLE {}").format(ddl.table(space.schema_name, name)))
     await conn.execute("DELETE FROM plinth.collections WHERE id = %s", [current.id])
     await record_change(conn, space_id, f"delete collection {name}")

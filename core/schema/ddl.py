@@ -11,6 +11,7 @@ import hashlib
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from core.edges import ddl as edges_ddl
 from core.records.values import check_value
 from core.schema.model import EXTRA_COLUMN, CollectionSpec, FieldSpec
 from core.schema.types import FIELD_TYPES
@@ -69,6 +70,7 @@ def create_table(schema_name: str, collection: CollectionSpec) -> list[sql.Compo
     ]
     for spec in collection.fields:
         statements += field_indexes(schema_name, collection, spec)
+    statements += edges_ddl.collection_objects(schema_name, collection.name)
     return statements
 
 

@@ -1,0 +1,1 @@
+"""Named edges with properties between records of a space (FLXBL style)."""
