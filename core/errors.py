@@ -129,6 +129,7 @@ def invalid(violations: list[Violation]) -> PlinthError:
 _SQLSTATE: dict[str, tuple[Code, str]] = {
     "23505": (Code.CONFLICT, "a record with this value already exists"),
     "23503": (Code.VALIDATION_ERROR, "a referenced record does not exist"),
+    "23001": (Code.CONFLICT, "the record is still referenced"),
     "23502": (Code.CONFLICT, "existing records have no value for a required field"),
     "23514": (Code.VALIDATION_ERROR, "a value violates a check constraint"),
     "22P02": (Code.BAD_REQUEST, "a value has the wrong format for its field"),
@@ -150,6 +151,11 @@ _SQLSTATE: dict[str, tuple[Code, str]] = {
 def from_database(exc: pg.Error) -> PlinthError | None:
     """Translate a database error whose cause is the caller's input or a conflict."""
     state = exc.sqlstate or ""
+    column = exc.diag.column_name
+    if state == "23503" and column:  # a relation's trigger: the field and the missing id
+        return invalid([Violation(column, exc.diag.message_primary or "")])
+    if state == "23001":  # a relation's trigger: which relation still refers to the record
+        return PlinthError(Code.CONFLICT, exc.diag.message_primary or "")
     for key in (state, state[:3], state[:2]):
         if key in _SQLSTATE:
             code, message = _SQLSTATE[key]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pgserver.utils import PostmasterInfo
 from plinth import Client
 
 from core.launch import Process, free_port, spawn, wait_for_core, wait_for_http
@@ -52,6 +53,14 @@ class Stack:
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):
             process.stop()
+
+    def database_url(self) -> str:
+        """The database core uses: the given one, or the running embedded one."""
+        if "PLINTH_DATABASE_URL" in self.env:
+            return self.env["PLINTH_DATABASE_URL"]
+        info = PostmasterInfo.read_from_pgdata(self.data_dir / "pg")
+        assert info is not None and info.is_running()
+        return info.get_uri()
 
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.admin_key}"}

@@ -14,7 +14,6 @@ import httpx
 import orjson
 import psycopg
 import pytest
-from pgserver.utils import PostmasterInfo
 from plinth import AsyncClient, Client, PlinthError
 from plinth.v1 import kv_service_pb2 as pb
 from psycopg_pool import AsyncConnectionPool
@@ -41,18 +40,10 @@ def url(key: str) -> str:
     return "/api/v1/kv/" + quote(key, safe="/:")
 
 
-def database_url(stack: Stack) -> str:
-    if "PLINTH_DATABASE_URL" in stack.env:
-        return stack.env["PLINTH_DATABASE_URL"]
-    info = PostmasterInfo.read_from_pgdata(stack.data_dir / "pg")
-    assert info is not None and info.is_running()
-    return info.get_uri()
-
-
 def space_id(stack: Stack) -> str:
     with Client(stack.core_addr, api_key=stack.admin_key) as client:
         client.kv_set("__probe", 1)
-    with psycopg.connect(database_url(stack)) as conn:
+    with psycopg.connect(stack.database_url()) as conn:
         row = conn.execute("SELECT space_id FROM plinth.kv WHERE key = '__probe'").fetchone()
     return row[0]
 
@@ -390,12 +381,12 @@ def test_sweep_deletes_expired_rows(stack: Stack, grpc_client: Client, prefix: s
 
     async def sweep() -> int:
         async with await psycopg.AsyncConnection.connect(
-            database_url(stack), autocommit=True
+            stack.database_url(), autocommit=True
         ) as conn:
             return await sweep_expired(conn, batch=2)
 
     assert asyncio.run(sweep()) >= 1
-    with psycopg.connect(database_url(stack)) as conn:
+    with psycopg.connect(stack.database_url()) as conn:
         rows = conn.execute(
             "SELECT key FROM plinth.kv WHERE key LIKE %s ORDER BY key", [prefix + "%"]
         ).fetchall()
@@ -480,10 +471,10 @@ def test_a_read_racing_a_write_never_caches_the_old_value(
     space = space_id(stack)
 
     async def run() -> None:
-        pool = AsyncConnectionPool(database_url(stack), min_size=1, max_size=4, open=False)
+        pool = AsyncConnectionPool(stack.database_url(), min_size=1, max_size=4, open=False)
         await pool.open()
         cache = KvCache(pool, REDIS_URL if backend == "redis" else None, ttl=60)
-        listener = asyncio.create_task(cache.listen(database_url(stack)))
+        listener = asyncio.create_task(cache.listen(stack.database_url()))
         try:
             if backend == "memory":
                 await asyncio.wait_for(_until(lambda: cache._listening), 10)
@@ -552,7 +543,7 @@ def test_entries_belong_to_the_callers_space(stack: Stack, prefix: str) -> None:
     """A key of another project's space: the same key names are different entries."""
     other_key = generate_key()
     tag = uuid.uuid4().hex[:8]
-    with psycopg.connect(database_url(stack), autocommit=True) as conn:
+    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
         (project,) = conn.execute(
             "INSERT INTO plinth.projects (name) VALUES (%s) RETURNING id", [f"p_{tag}"]
         ).fetchone()

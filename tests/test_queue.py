@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from pgserver.utils import PostmasterInfo
 from plinth import AsyncClient, PlinthError
 from plinth.v1 import queue_service_pb2 as pb
 from plinth.worker import Job, Worker
@@ -24,12 +23,6 @@ from tests.conftest import Stack
 @pytest.fixture
 def topic() -> str:
     return "t_" + uuid.uuid4().hex[:12]
-
-
-def database_url(stack: Stack) -> str:
-    if "PLINTH_DATABASE_URL" in stack.env:
-        return stack.env["PLINTH_DATABASE_URL"]
-    return PostmasterInfo.read_from_pgdata(stack.data_dir / "pg").get_uri()
 
 
 def run(coroutine):
@@ -480,14 +473,14 @@ def test_idle_subscribers_do_not_poll(stack: Stack, topic: str) -> None:
                 s.cancel()
             return before, after
 
-    with psycopg.connect(database_url(stack), autocommit=True) as conn:
+    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
         before, after = run(scenario(conn))
     # Our own two reads commit too; a polling loop would commit many times a second.
     assert after - before <= 6, after - before
 
 
 def test_internal_maintenance_job_exists(stack: Stack) -> None:
-    with psycopg.connect(database_url(stack), autocommit=True) as conn:
+    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
         rows = conn.execute(
             "SELECT payload->>'task', status FROM plinth.jobs"
             " WHERE space_id = '_plinth' AND topic = 'maintenance'"

@@ -122,6 +122,50 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX kv_expires_at ON plinth.kv (expires_at) WHERE expires_at IS NOT NULL;
     """,
+    # 4: named edges in spaces made before them (new ones get these from core/edges/ddl.py);
+    # idempotent, so objects a space already has are left as they are
+    """
+    DO $migration$
+    DECLARE
+      s record;
+      c record;
+    BEGIN
+      FOR s IN SELECT sp.schema_name FROM plinth.spaces sp
+               JOIN pg_namespace n ON n.nspname = sp.schema_name LOOP
+        EXECUTE format(
+          'CREATE TABLE IF NOT EXISTS %I."$edges" ('
+          ' rel text NOT NULL,'
+          ' source_collection text NOT NULL, source_id text NOT NULL,'
+          ' target_collection text NOT NULL, target_id text NOT NULL,'
+          ' properties jsonb NOT NULL DEFAULT ''{}'','
+          ' created_at timestamptz NOT NULL DEFAULT now(),'
+          ' PRIMARY KEY (source_collection, source_id, rel, target_collection, target_id))',
+          s.schema_name);
+        EXECUTE format(
+          'CREATE INDEX IF NOT EXISTS "$edges_in"'
+          ' ON %I."$edges" (target_collection, target_id, rel)',
+          s.schema_name);
+        EXECUTE format(
+          'CREATE OR REPLACE FUNCTION %I."$edges_drop"() RETURNS trigger LANGUAGE plpgsql'
+          ' SET search_path = %I AS $body$ BEGIN'
+          '  DELETE FROM "$edges"'
+          '   WHERE (source_collection = TG_TABLE_NAME AND source_id = OLD.id)'
+          '      OR (target_collection = TG_TABLE_NAME AND target_id = OLD.id);'
+          '  RETURN NULL; END $body$',
+          s.schema_name, s.schema_name);
+      END LOOP;
+      FOR c IN SELECT sp.schema_name, co.name FROM plinth.collections co
+               JOIN plinth.spaces sp ON sp.id = co.space_id
+               JOIN pg_namespace n ON n.nspname = sp.schema_name LOOP
+        EXECUTE format(
+          'CREATE OR REPLACE TRIGGER edges_drop AFTER UPDATE OF deleted_at ON %I.%I FOR EACH ROW'
+          ' WHEN (OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL)'
+          ' EXECUTE FUNCTION %I."$edges_drop"()',
+          c.schema_name, c.name, c.schema_name);
+      END LOOP;
+    END
+    $migration$;
+    """,
 ]
 
 

@@ -66,7 +66,15 @@ class Not:
     child: Node
 
 
-Node = Condition | AllOf | AnyOf | Not
+@dataclass(frozen=True)
+class Related:
+    """Records whose relation field leads to a live record matching `child` (None: any)."""
+
+    relation: str
+    child: Node | None
+
+
+Node = Condition | AllOf | AnyOf | Not | Related
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,10 @@ def _node(message: pb.Filter, depth: int, count: list[int]) -> Node:
         return Condition(cond.field, op, value)
     if kind == "negate":
         return Not(_node(message.negate, depth + 1, count))
+    if kind == "related":
+        inner = message.related.filter
+        child = _node(inner, depth + 1, count) if inner.WhichOneof("kind") else None
+        return Related(message.related.relation, child)
     if kind not in ("all_of", "any_of"):
         raise bad_request("empty filter node")
     children = tuple(_node(f, depth + 1, count) for f in getattr(message, kind).filters)

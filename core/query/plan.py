@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import bad_request
-from core.query.ast import AllOf, AnyOf, Condition, Node, Not, Op, Sort
-from core.schema.model import NAME_RE, CollectionSpec, FieldSpec
+from core.query.ast import AllOf, AnyOf, Condition, Node, Not, Op, Related, Sort
+from core.schema.model import MANY_TO_ONE, NAME_RE, CollectionSpec, FieldSpec
 from core.schema.types import FIELD_TYPES, FieldType
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 1000
 MAX_KEY_LENGTH = 255
+# Relations one path may go through: `comments.author.name` goes through two.
+MAX_HOPS = 4
 
 SYSTEM_FIELDS = {
     "id": FieldSpec("id", "string"),
@@ -39,6 +41,10 @@ class Column:
     name: str
     spec: FieldSpec | None
     path: tuple[str, ...] = ()
+    # many_to_one relations the value is read through (a sort key such as author.name)
+    via: tuple[tuple[FieldSpec, CollectionSpec], ...] = ()
+    # a relation field read as ids or as related records
+    nested: Nested | None = None
 
     @property
     def is_json(self) -> bool:
@@ -50,19 +56,87 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Selection:
+    """The fields a read returns; `everything` (`*`) also keeps a flexible record's extras."""
+
+    columns: tuple[Column, ...]
+    everything: bool = False
+
+
+@dataclass(frozen=True)
+class Nested:
+    """What a relation field reads of its `target` records."""
+
+    field: FieldSpec
+    target: CollectionSpec
+    selection: Selection | None = None  # None: every field
+    ids_only: bool = False
+    node: PlannedNode | None = None
+    sort: tuple[tuple[Column, bool], ...] = ()
+    limit: int = 0  # 0: every related record
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class RelationOption:
+    """Filter, sort and limit of one to-many relation in a deep read, by its path."""
+
+    path: str
+    node: Node | None = None
+    sort: tuple[Sort, ...] = ()
+    limit: int = 0
+    offset: int = 0
+
+
+@dataclass(frozen=True)
 class Planned:
     column: Column
     op: Op
     value: Any
 
 
-PlannedNode = Planned | AllOf | AnyOf | Not
+@dataclass(frozen=True)
+class PlannedRelated:
+    field: FieldSpec
+    target: CollectionSpec
+    child: PlannedNode | None
+
+
+PlannedNode = Planned | AllOf | AnyOf | Not | PlannedRelated
+
+
+def target_of(collection: CollectionSpec, spec: FieldSpec) -> CollectionSpec:
+    found = collection.space.collections.get(spec.target) if collection.space else None
+    if found is None:
+        raise bad_request(f"the target {spec.target!r} of {collection.name}.{spec.name} is gone")
+    return found
+
+
+def _relation_head(collection: CollectionSpec, name: str) -> tuple[FieldSpec, str] | None:
+    """(relation field, rest of the path) when `name` goes through a relation."""
+    head, _, rest = name.partition(".")
+    spec = collection.by_name.get(head)
+    if spec is not None and spec.is_relation and rest:
+        return spec, rest
+    return None
+
+
+def _hop(hops: int) -> int:
+    if hops >= MAX_HOPS:
+        raise bad_request(f"a path goes through at most {MAX_HOPS} relations")
+    return hops + 1
 
 
 def resolve(collection: CollectionSpec, name: str) -> Column:
     spec = SYSTEM_FIELDS.get(name) or collection.by_name.get(name)
+    if spec is not None and spec.to_many:
+        raise bad_request(f"{name!r} lists related records: use a path such as {name}.id")
     if spec is not None:
         return Column(name, spec)
+    if _relation_head(collection, name):
+        raise bad_request(
+            f"{name!r} goes through a relation: this takes fields of {collection.name!r} itself"
+        )
     head, _, rest = name.partition(".")
     path = tuple(rest.split(".")) if rest else ()
     if any(not key or len(key) > MAX_KEY_LENGTH for key in path):
@@ -79,10 +153,22 @@ def resolve(collection: CollectionSpec, name: str) -> Column:
     raise bad_request(f"unknown field {head!r} in {collection.name!r}")
 
 
-def plan_filter(collection: CollectionSpec, node: Node | None) -> PlannedNode | None:
+def plan_filter(collection: CollectionSpec, node: Node | None, hops: int = 0) -> PlannedNode | None:
     if node is None:
         return None
+    if isinstance(node, Related):
+        spec = collection.by_name.get(node.relation)
+        if spec is None or not spec.is_relation:
+            raise bad_request(f"{node.relation!r} is not a relation field of {collection.name!r}")
+        target = target_of(collection, spec)
+        return PlannedRelated(spec, target, plan_filter(target, node.child, _hop(hops)))
     if isinstance(node, Condition):
+        through = _relation_head(collection, node.field)
+        if through is not None:
+            spec, rest = through
+            target = target_of(collection, spec)
+            child = plan_filter(target, Condition(rest, node.op, node.value), _hop(hops))
+            return PlannedRelated(spec, target, child)
         column = resolve(collection, node.field)
         try:
             value = _coerce(column, node.op, node.value)
@@ -90,8 +176,8 @@ def plan_filter(collection: CollectionSpec, node: Node | None) -> PlannedNode | 
             raise bad_request(f"filter {node.field!r} {node.op.label}: {exc}") from None
         return Planned(column, node.op, value)
     if isinstance(node, Not):
-        return Not(plan_filter(collection, node.child))
-    return type(node)(tuple(plan_filter(collection, c) for c in node.children))
+        return Not(plan_filter(collection, node.child, hops))
+    return type(node)(tuple(plan_filter(collection, c, hops) for c in node.children))
 
 
 def _coerce(column: Column, op: Op, raw: Any) -> Any:
@@ -175,26 +261,116 @@ def _boolean(raw: Any) -> bool:
 def plan_sort(collection: CollectionSpec, sort: list[Sort]) -> list[tuple[Column, bool]]:
     out = []
     for key in sort:
-        column = resolve(collection, key.field)
+        column = _sort_column(collection, key.field, 0)
         if column.ftype is not None and column.ftype.name == "json":
             raise bad_request(f"cannot sort by a whole json field ({key.field!r}); sort by a path")
         out.append((column, key.descending))
     return out
 
 
-def plan_fields(collection: CollectionSpec, names: list[str]) -> tuple[Column, ...] | None:
-    """The selected columns (id first); None means all fields plus timestamps."""
-    if not names or "*" in names:
+def _sort_column(collection: CollectionSpec, name: str, hops: int) -> Column:
+    """A sort key, also through many_to_one relations (`author.name`)."""
+    through = _relation_head(collection, name)
+    if through is None:
+        return resolve(collection, name)
+    spec, rest = through
+    if spec.cardinality != MANY_TO_ONE:
+        raise bad_request(f"cannot sort by {name!r}: {spec.name!r} leads to many records")
+    target = target_of(collection, spec)
+    inner = _sort_column(target, rest, _hop(hops))
+    return Column(name, inner.spec, inner.path, ((spec, target), *inner.via))
+
+
+def all_fields(collection: CollectionSpec) -> tuple[Column, ...]:
+    """Every field plus timestamps, to-many relations read as their ids."""
+    out = [Column("id", SYSTEM_FIELDS["id"])]
+    out += [_ids(collection, f) if f.to_many else Column(f.name, f) for f in collection.fields]
+    out += [Column("created_at", SYSTEM_FIELDS["created_at"])]
+    out += [Column("updated_at", SYSTEM_FIELDS["updated_at"])]
+    return tuple(out)
+
+
+def plan_fields(
+    collection: CollectionSpec, names: list[str], options: list[RelationOption] = ()
+) -> Selection | None:
+    """The selected fields (id first); None means all fields plus timestamps. Paths
+    through relations (`author.name`, `tags.*`) read related records."""
+    names = [n.strip() for n in names if n.strip()]
+    if (not names or names == ["*"]) and not options:
         return None
-    selected = {"id": resolve(collection, "id")}
-    for name in names:
-        name = name.strip()
-        if name and name not in selected:
+    by_path = {o.path: o for o in options}
+    used: set[str] = set()
+    selection = _selection(collection, [n.split(".") for n in names or ["*"]], "", by_path, used, 0)
+    unused = sorted(set(by_path) - used)
+    if unused:
+        raise bad_request(f"relation options for {unused[0]!r}, which `fields` does not read")
+    return selection
+
+
+def _selection(
+    collection: CollectionSpec,
+    paths: list[list[str]],
+    prefix: str,
+    options: dict[str, RelationOption],
+    used: set[str],
+    hops: int,
+) -> Selection:
+    everything = ["*"] in paths
+    deep: dict[str, list[list[str]]] = {}
+    plain: list[str] = []
+    for path in paths:
+        spec = collection.by_name.get(path[0])
+        if spec is not None and spec.is_relation and len(path) > 1:
+            deep.setdefault(path[0], []).append(path[1:])
+        elif path != ["*"]:
+            plain.append(".".join(path))
+    columns = {c.name: c for c in all_fields(collection)} if everything else {}
+    columns.setdefault("id", Column("id", SYSTEM_FIELDS["id"]))
+    for name in plain:
+        spec = collection.by_name.get(name)
+        if spec is not None and spec.to_many:
+            columns[name] = _ids(collection, spec)
+        elif name not in columns:
             column = resolve(collection, name)
             if column.path and (column.spec is not None or len(column.path) > 1):
                 raise bad_request(f"select the whole json field, not {name!r}")
-            selected[name] = column
-    return tuple(selected.values())
+            columns[name] = column
+    for head, rests in deep.items():
+        spec, path = collection.by_name[head], prefix + head
+        target = target_of(collection, spec)
+        inner = _selection(target, rests, path + ".", options, used, _hop(hops))
+        option = options.get(path)
+        nested = Nested(spec, target, inner)
+        if option is not None:
+            used.add(path)
+            nested = _with_option(nested, option)
+        columns[head] = Column(head, spec, nested=nested)
+    return Selection(tuple(columns.values()), everything)
+
+
+def _ids(collection: CollectionSpec, spec: FieldSpec) -> Column:
+    """A to-many relation read as the ids of its related records."""
+    nested = Nested(spec, target_of(collection, spec), ids_only=True)
+    return Column(spec.name, spec, nested=nested)
+
+
+def _with_option(nested: Nested, option: RelationOption) -> Nested:
+    if not nested.field.to_many:
+        raise bad_request(f"{option.path!r} leads to one record: it takes no filter or limit")
+    if option.limit < 0 or option.offset < 0:
+        raise bad_request(f"limit and offset of {option.path!r} must not be negative")
+    if option.limit > MAX_LIMIT:
+        raise bad_request(f"limit of {option.path!r} must be at most {MAX_LIMIT}")
+    target = nested.target
+    return Nested(
+        nested.field,
+        target,
+        nested.selection,
+        node=plan_filter(target, option.node),
+        sort=tuple(plan_sort(target, list(option.sort))),
+        limit=option.limit,
+        offset=option.offset,
+    )
 
 
 def plan_limit(page_size: int) -> int:

@@ -33,6 +33,8 @@ MAX_BATCH_MUTATION = int(os.environ.get("PLINTH_MAX_BATCH_MUTATION", "1000"))
 Statement = tuple[str, dict[str, Any]]
 # (connection, indexes of statements whose row was missing) -> item errors by index
 Misses = Callable[[AsyncConnection, list[int]], Awaitable[dict[int, PlinthError]]]
+# Writes the items' many_to_many links first, in the same transaction -> item errors
+Linker = Callable[[AsyncConnection], Awaitable[dict[int, PlinthError]]]
 
 
 def decode_items(data: bytes, limit: int) -> list[Any]:
@@ -117,16 +119,32 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
+async def _linked(conn: AsyncConnection, batch: Batch, linker: Linker | None) -> bool:
+    """Run the linker; False (with batch.failures set) when an item named a missing target."""
+    if linker is None:
+        return True
+    for index, exc in (await linker(conn)).items():
+        batch.fail(index, exc)
+    return not batch.failures
+
+
 async def write_all(
-    conn: AsyncConnection, batch: Batch, statements: list[Statement], misses: Misses
+    conn: AsyncConnection,
+    batch: Batch,
+    statements: list[Statement],
+    misses: Misses,
+    linker: Linker | None = None,
 ) -> list[tuple] | None:
     """Every statement in one transaction: their rows, or None with batch.failures set.
 
     A statement that returns no row is a miss (a missing or stale record): `misses`
     names the errors, in the same transaction, before it is rolled back.
     """
+    missed: list[int] = []
     try:
         async with conn.transaction():
+            if not await _linked(conn, batch, linker):
+                raise psycopg.Rollback()
             async with conn.pipeline():
                 cursors = [await conn.execute(query, params) for query, params in statements]
             rows = [await cur.fetchone() for cur in cursors]
@@ -136,7 +154,7 @@ async def write_all(
                     batch.fail(index, exc)
                 raise psycopg.Rollback()
         batch.written_at = time.perf_counter()
-        return None if missed else rows
+        return None if missed or batch.failures else rows
     except psycopg.Error as exc:
         if from_database(exc) is None:
             raise
@@ -155,6 +173,7 @@ async def insert_all(
     records: list[CheckedRecord],
     *,
     upsert: bool = False,
+    linker: Linker | None = None,
 ) -> list[str]:
     """Records (every id given), one INSERT … unnest per shape of columns (… ON CONFLICT
     with `upsert`); their JSON in item order, or [] with batch.failures set."""
@@ -165,12 +184,14 @@ async def insert_all(
         groups.setdefault(tuple(names), []).append(index)
     if not all(writes.unnestable(collection, names) for names in groups):
         statements = [one(schema_name, collection, r) for r in records]
-        rows = await write_all(conn, batch, statements, no_misses)
+        rows = await write_all(conn, batch, statements, no_misses, linker)
         return [row[0] for row in rows] if rows else []
     position = {record.id: index for index, record in enumerate(records)}
     texts: list[str] = [""] * len(records)
     try:
         async with conn.transaction():
+            if not await _linked(conn, batch, linker):
+                raise psycopg.Rollback()
             for indexes in groups.values():
                 chosen = [records[i] for i in indexes]
                 query = writes.insert_many(schema_name, collection, chosen, upsert=upsert)
@@ -178,7 +199,7 @@ async def insert_all(
                 for record_id, text in await cur.fetchall():
                     texts[position[record_id]] = text
         batch.written_at = time.perf_counter()
-        return texts
+        return [] if batch.failures else texts
     except psycopg.Error as exc:
         if from_database(exc) is None:
             raise

@@ -25,9 +25,9 @@ from psycopg_pool import AsyncConnectionPool
 from core.errors import Code, PlinthError
 from core.query.compile import cached, table
 from core.records.batch import item_error
-from core.records.values import MAX_ID_LENGTH, check_record, check_value
+from core.records.values import check_record, check_value
 from core.schema.model import EXTRA_COLUMN, CollectionSpec, FieldSpec, SpaceSchema
-from core.schema.types import FIELD_TYPES
+from core.schema.types import FIELD_TYPES, MAX_ID_LENGTH
 
 MAX_REPORTED = 1000
 STAGING = "plinth_import"
@@ -164,7 +164,7 @@ def _parser(request: pb.ImportRecordsRequest, collection: CollectionSpec):
 
 
 def _columns(collection: CollectionSpec) -> list[str]:
-    names = ["id", *(f.name for f in collection.fields)]
+    names = ["id", *(f.name for f in collection.stored)]
     if collection.flexible:
         names.append(EXTRA_COLUMN)
     return names
@@ -255,13 +255,13 @@ class Rows:
     def __init__(self, collection: CollectionSpec) -> None:
         self.collection = collection
         self.defaults = [
-            None if f.default is None else check_value(f, f.default) for f in collection.fields
+            None if f.default is None else check_value(f, f.default) for f in collection.stored
         ]
         self.fields = [
             (f.name, _converter(f), f.required, d)
-            for f, d in zip(collection.fields, self.defaults, strict=True)
+            for f, d in zip(collection.stored, self.defaults, strict=True)
         ]
-        self.known = frozenset(["id", *(f.name for f in collection.fields)])
+        self.known = frozenset(["id", *(f.name for f in collection.stored)])
         self.ids: set[str] = set()
         self.rejected = 0
         self.report: list[dict[str, Any]] = []
@@ -316,9 +316,14 @@ class Rows:
         except PlinthError as exc:
             self.reject(line, exc)
             return None
+        if record.links:
+            field = next(iter(record.links))
+            message = f"{field}: many_to_many links are not imported; write them in batches"
+            self.reject(line, PlinthError(Code.BAD_REQUEST, message))
+            return None
         columns = record.columns
         out = [record.id]
-        for spec, default in zip(self.collection.fields, self.defaults, strict=True):
+        for spec, default in zip(self.collection.stored, self.defaults, strict=True):
             out.append(columns[spec.name] if spec.name in columns else default)
         if self.collection.flexible:
             out.append(Jsonb(record.extras))

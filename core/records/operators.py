@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import Code, PlinthError, Violation, invalid
-from core.records.values import UNKNOWN_FIELD, CheckedRecord, check_record, check_value
+from core.records.values import (
+    UNKNOWN_FIELD,
+    CheckedRecord,
+    check_links,
+    check_record,
+    check_value,
+)
 from core.schema.model import NAME_RE, SYSTEM_COLUMNS, CollectionSpec, FieldSpec
 from core.schema.types import FIELD_TYPES
 
@@ -36,6 +42,8 @@ class CheckedUpdate:
     ops: list[Op] = field(default_factory=list)
     values: list[Any] = field(default_factory=list)  # one per op (None for unset)
     unset_extras: list[str] = field(default_factory=list)
+    # many_to_many fields: (field, "push" | "pull", ids); a new set is in record.links.
+    link_ops: list[tuple[str, str, list[str]]] = field(default_factory=list)
 
     @property
     def shape(self) -> tuple:
@@ -87,8 +95,10 @@ def check_update(collection: CollectionSpec, body: dict[str, Any]) -> CheckedUpd
                 violations.append(Violation(name, str(exc)))
     if "id" in sets:
         violations.append(Violation("id", "cannot be changed"))
+    cleared = out.record.links  # by $unset
     try:
         out.record = check_record(collection, sets, partial=True)
+        out.record.links.update(cleared)
     except PlinthError as exc:
         violations = exc.violations + violations
     if violations:
@@ -102,6 +112,9 @@ def _check_op(
     if name in SYSTEM_COLUMNS:
         raise ValueError("is a system field")
     spec = collection.by_name.get(name)
+    if spec is not None and spec.to_many:
+        _check_link_op(out, spec, operator, value)
+        return
     if operator == "$unset":
         if spec is None:
             if not collection.flexible:
@@ -138,6 +151,19 @@ def _check_op(
     converted = [check_value(element, item) for item in items]
     out.ops.append(Op(name, operator[1:]))
     out.values.append(converted)
+
+
+def _check_link_op(out: CheckedUpdate, spec: FieldSpec, operator: str, value: Any) -> None:
+    """$push / $pull add and remove links of a many_to_many field; $unset clears them."""
+    if operator == "$unset":
+        out.record.links[spec.name] = check_links(spec, None)
+        return
+    if operator not in ("$push", "$pull"):
+        raise ValueError(f"{operator} does not apply to relation fields; use $push or $pull")
+    if isinstance(value, dict) and set(value) in ({"$each"}, {"$in"}):
+        value = next(iter(value.values()))
+    ids = check_links(spec, value if isinstance(value, list) else [value])
+    out.link_ops.append((spec.name, operator[1:], ids))
 
 
 def _needs_declared(operator: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 import grpc
@@ -16,7 +17,7 @@ from core.auth.principal import current
 from core.edges.service import EdgeHandlers
 from core.errors import Code, PlinthError, not_found
 from core.query import ast, compile, cursor, plan
-from core.records import batch, writes
+from core.records import batch, links, writes
 from core.records.batch import Batch
 from core.records.export import EXPORT_FORMATS, export_chunks
 from core.records.importer import import_records, new_id
@@ -119,6 +120,17 @@ class RecordServicer(EdgeHandlers, rpc.RecordServiceServicer):
             cur = await conn.execute(query, params)
             return await cur.fetchone()
 
+    async def _write_one(
+        self, space: SpaceSchema, collection: CollectionSpec, changes, query, params
+    ) -> tuple | None:
+        """A record's write statement; after its link changes, in one transaction, if any."""
+        if not changes:
+            return await self._fetchone(query, params)
+        async with self._pool.connection() as conn, conn.transaction():
+            await _apply_links(conn, space, collection, changes)
+            cur = await conn.execute(query, params)
+            return await cur.fetchone()
+
     async def _guarded(
         self,
         space: SpaceSchema,
@@ -127,25 +139,19 @@ class RecordServicer(EdgeHandlers, rpc.RecordServiceServicer):
         query,
         params,
         expected: int,
+        changes: list[links.LinkChange] | None = None,
     ) -> tuple:
-        """A write to one live record: a miss is NOT_FOUND, or PRECONDITION_FAILED if stale."""
+        """A write to one live record (after its link changes, in one transaction): a miss
+        is NOT_FOUND, or PRECONDITION_FAILED if stale."""
         async with self._pool.connection() as conn:
-            cur = await conn.execute(query, params)
-            row = await cur.fetchone()
-            if row is not None:
-                return row
-            if expected:
-                cur = await conn.execute(
-                    *writes.live_version(space.schema_name, collection, record_id)
-                )
-                found = await cur.fetchone()
-                if found is not None:
-                    raise PlinthError(
-                        Code.PRECONDITION_FAILED,
-                        f"record {record_id!r} is at version {found[0]}, not {expected}",
-                        status=grpc.StatusCode.ABORTED,
-                    )
-        raise not_found(f"no record {record_id!r} in {collection.name!r}")
+            async with conn.transaction() if changes else nullcontext():
+                if changes:
+                    await _apply_links(conn, space, collection, changes)
+                cur = await conn.execute(query, params)
+                row = await cur.fetchone()
+                if row is not None:
+                    return row
+                raise await _miss(conn, space, collection, record_id, expected)
 
     async def CreateRecord(
         self, request: pb.CreateRecordRequest, context
@@ -153,12 +159,16 @@ class RecordServicer(EdgeHandlers, rpc.RecordServiceServicer):
         space, collection, record = await self._checked(
             request.collection, request.data, partial=False
         )
-        row = await self._fetchone(*writes.insert(space.schema_name, collection, record))
+        if record.links:
+            record.id = record.id or new_id()  # links are written before their record
+        changes = links.of_record(record.id, record) if record.links else []
+        statement = writes.insert(space.schema_name, collection, record)
+        row = await self._write_one(space, collection, changes, *statement)
         return pb.CreateRecordResponse(record=_record(row))
 
     async def GetRecord(self, request: pb.GetRecordRequest, context) -> pb.GetRecordResponse:
         space, collection = await self._target(request.collection)
-        selection = plan.plan_fields(collection, list(request.fields))
+        selection = plan.plan_fields(collection, list(request.fields), _options(request.relations))
         row = await self._fetchone(
             *compile.select_one(space.schema_name, collection, _id(request.id), selection)
         )
@@ -179,7 +189,9 @@ class RecordServicer(EdgeHandlers, rpc.RecordServiceServicer):
         page = compile.Page(
             node=plan.plan_filter(collection, ast.from_proto(request.filter)),
             sort=sort,
-            selection=plan.plan_fields(collection, list(request.fields)),
+            selection=plan.plan_fields(
+                collection, list(request.fields), _options(request.relations)
+            ),
             limit=limit,
             offset=plan.plan_offset(request.offset, request.page, limit),
             with_total=request.include_total,
@@ -259,7 +271,10 @@ class RecordServicer(EdgeHandlers, rpc.RecordServiceServicer):
         query = writes.patch(
             space.schema_name, collection, record_id, update, request.expected_version
         )
-        row = await self._guarded(space, collection, record_id, *query, request.expected_version)
+        changes = links.of_update(record_id, update)
+        row = await self._guarded(
+            space, collection, record_id, *query, request.expected_version, changes
+        )
         return pb.UpdateRecordResponse(record=_record(row))
 
     async def ReplaceRecord(
@@ -271,6 +286,11 @@ class RecordServicer(EdgeHandlers, rpc.RecordServiceServicer):
         )
         if record.id not in (None, record_id):
             raise PlinthError(Code.BAD_REQUEST, "the body's id differs from the id in the path")
+        # A replace sets every many_to_many field: the ones it omits become empty.
+        for spec in collection.fields:
+            if spec.owns_links:
+                record.links.setdefault(spec.name, [])
+        changes = links.of_record(record_id, record)
         if request.expected_version:
             query = writes.update(
                 space.schema_name,
@@ -281,10 +301,11 @@ class RecordServicer(EdgeHandlers, rpc.RecordServiceServicer):
                 expected_version=request.expected_version,
             )
             row = await self._guarded(
-                space, collection, record_id, *query, request.expected_version
+                space, collection, record_id, *query, request.expected_version, changes
             )
             return pb.ReplaceRecordResponse(record=_record(row), created=False)
-        row = await self._fetchone(*writes.upsert(space.schema_name, collection, record_id, record))
+        statement = writes.upsert(space.schema_name, collection, record_id, record)
+        row = await self._write_one(space, collection, changes, *statement)
         return pb.ReplaceRecordResponse(record=_record(row), created=row[2])
 
     async def DeleteRecord(
@@ -305,13 +326,14 @@ class RecordServicer(EdgeHandlers, rpc.RecordServiceServicer):
         work: Batch,
         statements: Callable[[], list[writes.Statement]],
         misses: batch.Misses = batch.no_misses,
+        linker: batch.Linker | None = None,
     ) -> tuple[pb.BatchResult, list[tuple] | None]:
         """Write a checked batch unless an item already failed; the answer and the rows."""
         work.checked()
         rows = None
         if not work.failures:
             async with self._pool.connection() as conn:
-                rows = await batch.write_all(conn, work, statements(), misses)
+                rows = await batch.write_all(conn, work, statements(), misses, linker)
         return work.result([row[0] for row in rows] if rows else []), rows
 
     async def _insert_items(
@@ -326,9 +348,10 @@ class RecordServicer(EdgeHandlers, rpc.RecordServiceServicer):
         if not work.failures:
             for record in records:  # ids made here let one statement take many rows
                 record.id = record.id or new_id()
+            linker = _linker(space, collection, [links.of_record(r.id, r) for r in records])
             async with self._pool.connection() as conn:
                 texts = await batch.insert_all(
-                    conn, work, space.schema_name, collection, records, upsert=upsert
+                    conn, work, space.schema_name, collection, records, upsert=upsert, linker=linker
                 )
         return work.result(texts)
 
@@ -367,7 +390,9 @@ class RecordServicer(EdgeHandlers, rpc.RecordServiceServicer):
                 for i in missed
             }
 
-        result, _ = await self._write_batch(work, statements, misses)
+        per_item = [links.of_update(u[0], u[1]) if u else [] for u in updates]
+        linker = _linker(space, collection, per_item)
+        result, _ = await self._write_batch(work, statements, misses, linker)
         return pb.BatchUpdateRecordsResponse(result=result)
 
     async def BatchDeleteRecords(
@@ -422,6 +447,8 @@ class RecordServicer(EdgeHandlers, rpc.RecordServiceServicer):
         async with self._pool.connection() as conn, conn.transaction():
             ids = await self._matching(conn, space, collection, node)
             if ids:
+                changes = [c for i in ids for c in links.of_update(i, update)]
+                await _apply_links(conn, space, collection, changes)
                 cur = await conn.execute(
                     *writes.patch_many(space.schema_name, collection, update, ids)
                 )
@@ -448,6 +475,20 @@ class RecordServicer(EdgeHandlers, rpc.RecordServiceServicer):
             raise PlinthError(Code.BAD_REQUEST, "an import needs at least one message")
         space, collection = await self._target(first.collection)
         return await import_records(self._pool, space, collection, first, request_iterator)
+
+
+def _options(relations) -> list[plan.RelationOption]:
+    """The wire's per-relation options of a deep read."""
+    return [
+        plan.RelationOption(
+            path=o.path,
+            node=ast.from_proto(o.filter),
+            sort=tuple(ast.Sort(s.field, s.descending) for s in o.sort),
+            limit=o.limit,
+            offset=o.offset,
+        )
+        for o in relations
+    ]
 
 
 def _object(item: Any) -> dict[str, Any]:
@@ -490,6 +531,29 @@ def _id_item(collection: CollectionSpec, value: Any) -> str:
         raise PlinthError(Code.BAD_REQUEST, f"id {exc}") from None
 
 
+def _linker(
+    space: SpaceSchema, collection: CollectionSpec, per_item: list[list[links.LinkChange]]
+) -> batch.Linker | None:
+    """The link changes of a batch's items, with their errors by item index."""
+    changes = [c for item in per_item for c in item]
+    if not changes:
+        return None
+    index = {c.record_id: i for i, item in enumerate(per_item) for c in item}
+
+    async def write(conn) -> dict[int, PlinthError]:
+        failed = await links.apply(conn, space.schema_name, collection, changes)
+        return {index[record_id]: exc for record_id, exc in failed.items()}
+
+    return write
+
+
+async def _apply_links(conn, space: SpaceSchema, collection: CollectionSpec, changes) -> None:
+    """Link changes of one record; a missing target refuses the write (and rolls it back)."""
+    failed = await links.apply(conn, space.schema_name, collection, changes)
+    if failed:
+        raise next(iter(failed.values()))
+
+
 async def _miss(conn, space, collection, record_id: str, expected: int) -> PlinthError:
     """Why a guarded write found no row: a stale version, or no such record."""
     if expected:
@@ -499,5 +563,6 @@ async def _miss(conn, space, collection, record_id: str, expected: int) -> Plint
             return PlinthError(
                 Code.PRECONDITION_FAILED,
                 f"record {record_id!r} is at version {found[0]}, not {expected}",
+                status=grpc.StatusCode.ABORTED,
             )
     return not_found(f"no record {record_id!r} in {collection.name!r}")

@@ -10,9 +10,8 @@ import orjson
 
 from core.errors import Code, PlinthError, Violation, invalid
 from core.schema.model import NAME_RE, SYSTEM_COLUMNS, CollectionSpec, FieldSpec
-from core.schema.types import FIELD_TYPES
+from core.schema.types import FIELD_TYPES, record_id
 
-MAX_ID_LENGTH = 255
 UNKNOWN_FIELD = "unknown field"
 
 
@@ -23,6 +22,7 @@ class CheckedRecord:
     id: str | None = None
     columns: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    links: dict[str, list[str]] = field(default_factory=dict)  # many_to_many: the new set
 
 
 def decode_object(data: bytes) -> dict[str, Any]:
@@ -52,12 +52,26 @@ def check_value(spec: FieldSpec, value: Any) -> Any:
     return converted
 
 
-def check_id(value: Any) -> str:
-    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
-        raise ValueError(f"must be a non-empty string of at most {MAX_ID_LENGTH} characters")
-    if any(ord(ch) < 32 for ch in value):
-        raise ValueError("must not contain control characters")
-    return value
+check_id = record_id
+
+
+def check_links(spec: FieldSpec, value: Any) -> list[str]:
+    """The ids a many_to_many field is set to (null clears it), each once."""
+    if not spec.owns_links:
+        raise ValueError(f"is read-only: it reverses {spec.target}.{spec.inverse}")
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError("must be a list of record ids")
+    ids = []
+    for position, item in enumerate(value):
+        try:
+            ids.append(record_id(item))
+        except ValueError as exc:
+            raise ValueError(f"item {position} {exc}") from None
+    if len(set(ids)) != len(ids):
+        raise ValueError("lists a record more than once")
+    return ids
 
 
 def check_record(
@@ -88,14 +102,15 @@ def check_record(
             else:
                 out.extras[key] = value
             continue
-        if value is None:
-            if spec.required:
-                violations.append(Violation(key, "is required"))
-            else:
-                out.columns[key] = None
-            continue
         try:
-            out.columns[key] = check_value(spec, value)
+            if spec.to_many:
+                out.links[key] = check_links(spec, value)
+            elif value is None:
+                if spec.required:
+                    raise ValueError("is required")
+                out.columns[key] = None
+            else:
+                out.columns[key] = check_value(spec, value)
         except ValueError as exc:
             violations.append(Violation(key, str(exc)))
     if not partial:

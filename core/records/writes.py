@@ -102,7 +102,7 @@ def update(
         if full:
             sets += [
                 sql.SQL("{} = DEFAULT").format(sql.Identifier(f.name))
-                for f in collection.fields
+                for f in collection.stored
                 if f.name not in names
             ]
         if EXTRA_COLUMN in names:
@@ -136,7 +136,7 @@ def upsert(
 
     def build() -> sql.Composable:
         given = {n: _typed(collection, n, i) for i, n in enumerate(names)}
-        columns = ["id", *(f.name for f in collection.fields)]
+        columns = ["id", *(f.name for f in collection.stored)]
         if collection.flexible:
             columns.append(EXTRA_COLUMN)
         inserted = [given.get(c, sql.SQL("DEFAULT")) for c in columns]

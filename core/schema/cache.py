@@ -40,20 +40,16 @@ async def load_space(conn: psycopg.AsyncConnection, space_id: str) -> SpaceSchem
     if row is None:
         raise not_found("no such space")
     schema_name, version, collections = row
-    return SpaceSchema(
-        space_id=space_id,
-        schema_name=schema_name,
-        version=version,
-        collections={
-            c["name"]: CollectionSpec(
-                id=c["id"],
-                name=c["name"],
-                mode=c["mode"],
-                fields=tuple(FieldSpec.from_json(f["name"], f["spec"]) for f in c["fields"]),
-            )
-            for c in collections
-        },
-    )
+    space = SpaceSchema(space_id=space_id, schema_name=schema_name, version=version, collections={})
+    for c in collections:
+        space.collections[c["name"]] = CollectionSpec(
+            id=c["id"],
+            name=c["name"],
+            mode=c["mode"],
+            fields=tuple(FieldSpec.from_json(f["name"], f["spec"]) for f in c["fields"]),
+            space=space,
+        )
+    return space
 
 
 class SchemaCache:

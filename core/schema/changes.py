@@ -13,11 +13,18 @@ from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 
 from core.edges import ddl as edges_ddl
-from core.errors import conflict, not_found
-from core.schema import ddl
+from core.errors import Code, PlinthError, conflict, not_found
+from core.schema import ddl, relations
 from core.schema.cache import CHANNEL, load_space
 from core.schema.definitions import check_collection, check_field
-from core.schema.model import EXTRA_COLUMN, FLEXIBLE, CollectionSpec, FieldSpec, SpaceSchema
+from core.schema.model import (
+    EXTRA_COLUMN,
+    FLEXIBLE,
+    MANY_TO_ONE,
+    CollectionSpec,
+    FieldSpec,
+    SpaceSchema,
+)
 from core.schema.types import FIELD_TYPES
 
 
@@ -68,6 +75,9 @@ async def create_collection(
     space = await lock_space(conn, space_id)
     if spec.name in space.collections:
         raise conflict(f"collection {spec.name!r} already exists")
+    spec = dataclasses.replace(spec, fields=tuple(map(relations.with_key, spec.fields)))
+    for field in spec.fields:
+        relations.check_target(space.collections, spec, field)
     cur = await conn.execute(
         "INSERT INTO plinth.collections (space_id, name, mode) VALUES (%s, %s, %s) RETURNING id",
         [space_id, spec.name, spec.mode],
@@ -76,6 +86,8 @@ async def create_collection(
     created = dataclasses.replace(spec, id=collection_id)
     await _save_fields(conn, collection_id, created.fields)
     await _execute_all(conn, ddl.create_table(space.schema_name, created))
+    for field in created.fields:
+        await _execute_all(conn, relations.create(space.schema_name, created.name, field))
     await record_change(conn, space_id, f"create collection {spec.name}")
     return created
 
@@ -113,8 +125,13 @@ async def set_mode(conn: AsyncConnection, space_id: str, name: str, mode: str) -
 async def delete_collection(conn: AsyncConnection, space_id: str, name: str) -> None:
     space = await lock_space(conn, space_id)
     current = existing(space, name)
+    relations.refuse_if_used(relations.dependents(space.collections, name), f"collection {name!r}")
+    for field in current.fields:
+        await _execute_all(conn, relations.drop(space.schema_name, name, field, table_too=True))
     await _execute_all(conn, edges_ddl.drop_collection_edges(space.schema_name, name))
     await conn.execute(sql.SQL("DROP TABLE {}").format(ddl.table(space.schema_name, name)))
+    for field in current.fields:
+        await _execute_all(conn, relations.drop_functions(space.schema_name, field))
     await conn.execute("DELETE FROM plinth.collections WHERE id = %s", [current.id])
     await record_change(conn, space_id, f"delete collection {name}")
 
@@ -127,12 +144,16 @@ async def add_field(
     current = existing(space, name)
     if spec.name in current.by_name:
         raise conflict(f"field {spec.name!r} already exists in {name!r}")
-    await conn.execute(
-        sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(
-            ddl.table(space.schema_name, name), ddl.column_definition(spec)
+    spec = relations.with_key(spec)
+    relations.check_target(space.collections, current, spec)
+    if spec.has_column:
+        await conn.execute(
+            sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(
+                ddl.table(space.schema_name, name), ddl.column_definition(spec)
+            )
         )
-    )
-    await _execute_all(conn, ddl.field_indexes(space.schema_name, current, spec))
+        await _execute_all(conn, ddl.field_indexes(space.schema_name, current, spec))
+    await _execute_all(conn, relations.create(space.schema_name, name, spec))
     updated = dataclasses.replace(current, fields=(*current.fields, spec))
     await _save_fields(conn, current.id, updated.fields)
     await record_change(conn, space_id, f"add field {name}.{spec.name}")
@@ -150,12 +171,56 @@ async def update_field(
         raise not_found(f"no field named {field!r} in {name!r}")
     if new.name != field and new.name in current.by_name:
         raise conflict(f"field {new.name!r} already exists in {name!r}")
+    if old.is_relation or new.is_relation:
+        new = _relation_change(space, current, old, new)
+        if not new.has_column:  # a to-many relation has nothing in the database to alter
+            fields = tuple(new if f.name == field else f for f in current.fields)
+            await _save_fields(conn, current.id, fields)
+            await record_change(conn, space_id, f"alter field {name}.{field}")
+            return dataclasses.replace(current, fields=fields)
     await _execute_all(conn, _alter_statements(space.schema_name, current, old, new))
+    if new.cardinality == MANY_TO_ONE:
+        await _execute_all(conn, _relation_statements(space.schema_name, name, old, new))
     fields = tuple(new if f.name == field else f for f in current.fields)
     updated = dataclasses.replace(current, fields=fields)
     await _save_fields(conn, current.id, fields)
     await record_change(conn, space_id, f"alter field {name}.{field}")
     return updated
+
+
+def _relation_change(
+    space: SpaceSchema, current: CollectionSpec, old: FieldSpec, new: FieldSpec
+) -> FieldSpec:
+    """The new definition of a relation field: its name, required, unique and on_delete
+    may change; what it relates to may not."""
+    fixed = ("type", "target", "cardinality", "inverse")
+    if any(getattr(old, a) != getattr(new, a) for a in fixed):
+        raise PlinthError(
+            Code.BAD_REQUEST,
+            f"{old.name}: the type, target, cardinality and inverse of a relation field are"
+            " fixed; drop the field and add it again",
+        )
+    if new.name != old.name:
+        relations.refuse_if_used(
+            relations.dependents(space.collections, current.name, old.name),
+            f"field {current.name}.{old.name}",
+        )
+    return dataclasses.replace(new, key=old.key)
+
+
+def _relation_statements(
+    schema_name: str, owner: str, old: FieldSpec, new: FieldSpec
+) -> list[sql.Composable]:
+    """Trigger bodies name the column and the rule; the foreign key carries the rule."""
+    out: list[sql.Composable] = list(relations.functions(schema_name, owner, new))
+    if relations.on_delete(old) != relations.on_delete(new):
+        out.append(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                ddl.table(schema_name, owner), sql.Identifier(f"rel${new.key}_fk")
+            )
+        )
+        out.append(relations.foreign_key(schema_name, owner, new))
+    return out
 
 
 def _alter_statements(
@@ -203,13 +268,20 @@ async def delete_field(
 ) -> CollectionSpec:
     space = await lock_space(conn, space_id)
     current = existing(space, name)
-    if field not in current.by_name:
+    spec = current.by_name.get(field)
+    if spec is None:
         raise not_found(f"no field named {field!r} in {name!r}")
-    await conn.execute(
-        sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(
-            ddl.table(space.schema_name, name), sql.Identifier(field)
-        )
+    relations.refuse_if_used(
+        relations.dependents(space.collections, name, field), f"field {name}.{field}"
     )
+    await _execute_all(conn, relations.drop(space.schema_name, name, spec, table_too=False))
+    if spec.has_column:
+        await conn.execute(
+            sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(
+                ddl.table(space.schema_name, name), sql.Identifier(field)
+            )
+        )
+    await _execute_all(conn, relations.drop_functions(space.schema_name, spec))
     fields = tuple(f for f in current.fields if f.name != field)
     await _save_fields(conn, current.id, fields)
     await record_change(conn, space_id, f"drop field {name}.{field}")

@@ -50,7 +50,7 @@ def column_definition(spec: FieldSpec) -> sql.Composed:
 def create_table(schema_name: str, collection: CollectionSpec) -> list[sql.Composed]:
     columns = [
         sql.SQL("id text PRIMARY KEY DEFAULT plinth.uuid7()::text"),
-        *(column_definition(f) for f in collection.fields),
+        *(column_definition(f) for f in collection.stored),
         sql.SQL("created_at timestamptz NOT NULL DEFAULT now()"),
         sql.SQL("updated_at timestamptz NOT NULL DEFAULT now()"),
         sql.SQL("deleted_at timestamptz"),
@@ -68,7 +68,7 @@ def create_table(schema_name: str, collection: CollectionSpec) -> list[sql.Compo
             table(schema_name, collection.name),
         ),
     ]
-    for spec in collection.fields:
+    for spec in collection.stored:
         statements += field_indexes(schema_name, collection, spec)
     statements += edges_ddl.collection_objects(schema_name, collection.name)
     return statements
@@ -92,7 +92,7 @@ def field_indexes(
                 sql.Identifier(spec.name),
             )
         )
-    if spec.index:
+    if spec.index and not spec.is_relation:  # a relation column always has its index
         out.append(
             sql.SQL("CREATE INDEX {} ON {} ({})").format(
                 sql.Identifier(index_name(collection.id, spec.name, "ix")),

@@ -6,13 +6,21 @@ import re
 
 from core.errors import Code, PlinthError, Violation
 from core.records.values import check_value
-from core.schema.model import FLEXIBLE, NAME_RE, RESERVED_NAMES, STRICT, CollectionSpec, FieldSpec
+from core.schema.model import (
+    CARDINALITIES,
+    FLEXIBLE,
+    MANY_TO_ONE,
+    NAME_RE,
+    ON_DELETE,
+    ONE_TO_MANY,
+    RESERVED_NAMES,
+    STRICT,
+    CollectionSpec,
+    FieldSpec,
+)
 from core.schema.types import FIELD_TYPES
 
-LATER_TYPES = {
-    "relation": "relation fields are not available yet",
-    "vector": "vector fields are not available yet",
-}
+LATER_TYPES = {"vector": "vector fields are not available yet"}
 
 
 def check_name(name: str, what: str) -> None:
@@ -35,6 +43,10 @@ def check_field(spec: FieldSpec) -> None:
     def problem(reason: str) -> None:
         problems.append(Violation(spec.name, reason))
 
+    if spec.is_relation:
+        _relation_problems(spec, problem)
+    elif spec.target or spec.cardinality or spec.inverse or spec.on_delete:
+        problem("target, cardinality, inverse and on_delete apply to relation fields only")
     ftype = FIELD_TYPES.get(spec.type)
     if ftype is None:
         problem(
@@ -71,6 +83,28 @@ def check_field(spec: FieldSpec) -> None:
         raise PlinthError(
             Code.BAD_REQUEST, "; ".join(f"{p.field}: {p.reason}" for p in problems), problems
         )
+
+
+def _relation_problems(spec: FieldSpec, problem) -> None:
+    """What a relation definition gets wrong on its own (its target is checked by changes)."""
+    if not spec.target or not NAME_RE.match(spec.target):
+        problem("a relation field needs the name of its target collection")
+    if spec.cardinality not in CARDINALITIES:
+        problem(f"cardinality must be one of: {', '.join(CARDINALITIES)}")
+    if spec.cardinality == ONE_TO_MANY and not spec.inverse:
+        problem("a one_to_many field needs `inverse`: the target's many_to_one field it reverses")
+    if spec.inverse and spec.cardinality == MANY_TO_ONE:
+        problem("inverse applies to one_to_many and many_to_many fields only")
+    if spec.on_delete is not None and spec.cardinality != MANY_TO_ONE:
+        problem("on_delete applies to many_to_one fields only")
+    if spec.on_delete is not None and spec.on_delete not in ON_DELETE:
+        problem(f"on_delete must be one of: {', '.join(ON_DELETE)}")
+    if spec.on_delete == "set_null" and spec.required:
+        problem("a required field cannot be set to null when its target is deleted")
+    if spec.cardinality != MANY_TO_ONE and (spec.required or spec.unique or spec.index):
+        problem("required, unique and index apply to many_to_one relations only")
+    if spec.default is not None:
+        problem("relation fields take no default")
 
 
 def check_collection(spec: CollectionSpec) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_ID_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,15 @@ def _list_of(item: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
     return convert
 
 
+def record_id(value: Any) -> str:
+    """A record id: what `id` takes, and what a many_to_one field holds."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
+        raise ValueError(f"must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+    if any(ord(ch) < 32 for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 def _bool_text(text: str) -> bool:
     lowered = text.lower()
     if lowered in ("true", "1"):
@@ -154,5 +164,7 @@ FIELD_TYPES: dict[str, FieldType] = {
         FieldType("integer[]", "bigint[]", _list_of(_integer)),
         FieldType("float[]", "double precision[]", _list_of(_float)),
         FieldType("file", "text", _string, textual=True),
+        # A many_to_one field's column holds the related id; to-many ones have no column.
+        FieldType("relation", "text", record_id),
     )
 }

@@ -7,7 +7,7 @@ from plinth.v1 import schema_service_pb2 as pb
 
 from core.errors import Code, PlinthError
 from core.schema.definitions import LATER_TYPES
-from core.schema.model import FLEXIBLE, STRICT, CollectionSpec, FieldSpec
+from core.schema.model import FLEXIBLE, MANY_TO_ONE, STRICT, CollectionSpec, FieldSpec
 
 MODE_TO_PROTO = {STRICT: pb.COLLECTION_MODE_STRICT, FLEXIBLE: pb.COLLECTION_MODE_FLEXIBLE}
 MODE_FROM_PROTO = {v: k for k, v in MODE_TO_PROTO.items()}
@@ -22,9 +22,8 @@ def value_from_proto(value: struct_pb2.Value) -> object:
 
 
 def field_from_proto(field: pb.Field) -> FieldSpec:
-    if field.target or field.cardinality or field.HasField("dimensions"):
-        kind = "relation" if field.target or field.cardinality else "vector"
-        raise PlinthError(Code.BAD_REQUEST, LATER_TYPES[kind])
+    if field.HasField("dimensions") or field.metric:
+        raise PlinthError(Code.BAD_REQUEST, LATER_TYPES["vector"])
     default = value_from_proto(field.default) if field.HasField("default") else None
     return FieldSpec(
         name=field.name,
@@ -38,6 +37,10 @@ def field_from_proto(field: pb.Field) -> FieldSpec:
         pattern=field.pattern if field.HasField("pattern") else None,
         values=tuple(field.values),
         index=field.index,
+        target=field.target or None,
+        cardinality=field.cardinality or None,
+        inverse=field.inverse or None,
+        on_delete=field.on_delete or None,
     )
 
 
@@ -52,10 +55,12 @@ def field_to_proto(spec: FieldSpec) -> pb.Field:
     )
     if spec.default is not None:
         json_format.ParseDict(spec.default, out.default)
-    for name in ("min", "max", "max_length", "pattern"):
+    for name in ("min", "max", "max_length", "pattern", "target", "cardinality", "inverse"):
         value = getattr(spec, name)
         if value is not None:
             setattr(out, name, value)
+    if spec.is_relation and spec.cardinality == MANY_TO_ONE:
+        out.on_delete = spec.on_delete or ""
     return out
 
 

@@ -38,7 +38,7 @@ async def resolve(c: Collection, args: dict[str, Any], ctx: Any, info: Any) -> l
     group_by = [c.columns[name] for name in args.get("groupBy") or ()]
     request = pb.AggregateRecordsRequest(
         collection=c.name,
-        filter=to_filter(args.get("where"), c.columns),
+        filter=to_filter(args.get("where"), c),
         aggregates=[q.Aggregate(function=f, field=field) for field, f in _asked(c, info)],
         group_by=group_by,
     )

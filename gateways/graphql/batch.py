@@ -2,7 +2,9 @@
 
 Core answers a batch in the shape of API.md; here it is renamed for GraphQL. A batch
 with failed items is an ordinary answer (nothing written, `failed` says why), not a
-GraphQL error, so a client sees every item's error at once.
+GraphQL error, so a client sees every item's error at once. Core answers related records
+as ids; when `successful` reads related records, the written records are read again with
+them in one ListRecords call.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from plinth.v1 import record_service_pb2 as pb
 
 from gateways.graphql import records
 from gateways.graphql.model import Collection
+from gateways.graphql.reads import Read, read
+from gateways.graphql.selection import selected
+from gateways.graphql.where import to_filter
 
 BATCH_SDL = (
     '"""Why one item of a batch failed (codes as in the REST API)."""\n'
@@ -36,7 +41,7 @@ def collection_sdl(c: Collection) -> list[str]:
         f"type {t}BatchResult {{\n  successful: [{t}!]!\n  failed: [BatchFailure!]!\n"
         "  totalCount: Int!\n  successCount: Int!\n  failureCount: Int!\n}\n"
     ]
-    if c.declared:
+    if c.writable:
         blocks.append(f"input {t}BatchUpdateInput {{\n  id: ID!\n  data: {t}UpdateInput!\n}}\n")
     return blocks
 
@@ -47,7 +52,7 @@ def mutation_lines(c: Collection) -> list[str]:
         f"batchCreate{t}(input: [{t}CreateInput!]!): {t}BatchResult!",
         f"batchDelete{t}(ids: [ID!]!): BatchDeleteResult!",
     ]
-    if c.declared:
+    if c.writable:
         lines.append(f"batchUpdate{t}(input: [{t}BatchUpdateInput!]!): {t}BatchResult!")
     return lines
 
@@ -60,7 +65,7 @@ def _answer(result: pb.BatchResult, c: Collection, with_records: bool) -> dict[s
     names = c.graphql_names
     successful = body["successful"]
     if with_records:
-        successful = [{names[k]: v for k, v in r.items() if k in names} for r in successful]
+        successful = [records.renamed(r, c) for r in successful]
     failed = [
         {
             "index": f["index"],
@@ -77,16 +82,47 @@ def _answer(result: pb.BatchResult, c: Collection, with_records: bool) -> dict[s
     }
 
 
+async def _reading(c: Collection, info: Any) -> Read:
+    """What `successful` reads (checked before anything is written)."""
+    return await read(info, c, selected(info).get("successful", ()))
+
+
+async def _records_answer(
+    c: Collection, result: pb.BatchResult, reading: Read, ctx: Any
+) -> dict[str, Any]:
+    answer = _answer(result, c, True)
+    if reading.deep and answer["successful"]:
+        answer["successful"] = await _read_again(c, answer["successful"], reading, ctx)
+    return answer
+
+
+async def _read_again(c: Collection, written: list[Any], reading: Read, ctx: Any) -> list[Any]:
+    """The written records with their related records, in the order written."""
+    ids = [r["id"] for r in written]
+    request = pb.ListRecordsRequest(
+        collection=c.name,
+        filter=to_filter({"id": {"in": ids}}, c),
+        fields=reading.fields,
+        relations=reading.relations,
+        page_size=len(ids),
+    )
+    answer = await ctx.call_records("ListRecords", request)
+    found = {r["id"]: r for r in records.decode(answer.records, c, reading.exact)}
+    return [found[i] for i in ids if i in found]
+
+
 def resolvers(c: Collection):
     async def create(parent: Any, args: dict[str, Any], ctx: Any, info: Any) -> Any:
         ctx.check_writable()
+        reading = await _reading(c, info)
         items = b"[" + b",".join(records.encode(i, c) for i in args["input"]) + b"]"
         message = pb.BatchCreateRecordsRequest(collection=c.name, items=items)
         answer = await ctx.call_records("BatchCreateRecords", message)
-        return _answer(answer.result, c, True)
+        return await _records_answer(c, answer.result, reading, ctx)
 
     async def update(parent: Any, args: dict[str, Any], ctx: Any, info: Any) -> Any:
         ctx.check_writable()
+        reading = await _reading(c, info)
         items = [
             b'{"id":' + orjson.dumps(i["id"]) + b',"data":' + records.encode(i["data"], c) + b"}"
             for i in args["input"]
@@ -95,7 +131,7 @@ def resolvers(c: Collection):
             collection=c.name, items=b"[" + b",".join(items) + b"]"
         )
         answer = await ctx.call_records("BatchUpdateRecords", message)
-        return _answer(answer.result, c, True)
+        return await _records_answer(c, answer.result, reading, ctx)
 
     async def delete(parent: Any, args: dict[str, Any], ctx: Any, info: Any) -> Any:
         ctx.check_writable()

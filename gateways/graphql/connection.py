@@ -18,7 +18,8 @@ from plinth.v1 import record_service_pb2 as pb
 
 from gateways.graphql import records
 from gateways.graphql.model import Collection
-from gateways.graphql.selection import columns, selected, subfields
+from gateways.graphql.reads import read
+from gateways.graphql.selection import selected, subfields
 from gateways.graphql.where import to_filter, to_sort
 
 MAX_PAGE = 100
@@ -58,7 +59,7 @@ async def resolve(c: Collection, args: dict[str, Any], ctx: Any, info: Any) -> d
     page_info = subfields(info, wanted.get("pageInfo", ()))
     want_cursors = "cursor" in edges or bool({"startCursor", "endCursor"} & page_info.keys())
     want_total = "totalCount" in wanted
-    where = to_filter(args.get("where"), c.columns)
+    where = to_filter(args.get("where"), c)
 
     if not ({"edges", "nodes", "pageInfo"} & wanted.keys()) and not page.token:
         # Only totalCount (or __typename): a count is all it takes. With a cursor,
@@ -66,11 +67,13 @@ async def resolve(c: Collection, args: dict[str, Any], ctx: Any, info: Any) -> d
         total = await _count(c, where, ctx) if want_total else 0
         return _answer([], [], False, False, total)
 
+    reading = await read(info, c, [*edges.get("node", ()), *wanted.get("nodes", ())])
     request = pb.ListRecordsRequest(
         collection=c.name,
         filter=where,
-        sort=to_sort(args, c.columns),
-        fields=columns(info, c, [*edges.get("node", ()), *wanted.get("nodes", ())]),
+        sort=to_sort(args, c),
+        fields=reading.fields,
+        relations=reading.relations,
         # A page of 0 asks for one record, only to learn whether there is one.
         page_size=page.size or 1,
         include_total=want_total,
@@ -79,7 +82,7 @@ async def resolve(c: Collection, args: dict[str, Any], ctx: Any, info: Any) -> d
     request.page_token = page.token
     request.backward = page.backward  # without a token: the last page
     answer = await ctx.call_records("ListRecords", request)
-    rows, cursors = _rows(answer, c, want_cursors)
+    rows, cursors = _rows(answer, c, reading.exact, want_cursors)
     # With a page of 0, the one record read says whether there are any.
     more = bool(answer.has_more) if page.size else bool(rows)
     rows, cursors = rows[: page.size], cursors[: page.size]
@@ -90,9 +93,11 @@ async def resolve(c: Collection, args: dict[str, Any], ctx: Any, info: Any) -> d
     return _answer(rows, cursors, more, bool(page.token), answer.total)
 
 
-def _rows(answer: Any, c: Collection, want_cursors: bool) -> tuple[list[Any], list[Any]]:
+def _rows(
+    answer: Any, c: Collection, exact: bool, want_cursors: bool
+) -> tuple[list[Any], list[Any]]:
     """The records, and their cursors (None each when not asked for)."""
-    rows = records.decode(answer.records, c)
+    rows = records.decode(answer.records, c, exact)
     if not want_cursors:
         return rows, [None] * len(rows)
     cursors = list(answer.record_cursors)

@@ -20,7 +20,7 @@ from tartiflette.resolver.default import default_field_resolver
 from gateways.core_client import call
 from gateways.graphql import aggregate, batch, connection, records
 from gateways.graphql.model import Collection, Model
-from gateways.graphql.selection import columns
+from gateways.graphql.reads import Read, read
 from gateways.graphql.static_fields import STATIC_FIELDS
 from gateways.graphql.where import to_filter, to_sort
 
@@ -71,12 +71,12 @@ def register_resolvers(model: Model, schema_version: int, schema_name: str) -> N
         on(f"Mutation.create{t}", _write(c, "CreateRecord", pb.CreateRecordRequest))
         on(f"Mutation.replace{t}", _write(c, "ReplaceRecord", pb.ReplaceRecordRequest))
         on(f"Mutation.delete{t}", _delete(c))
-        if c.declared:
+        if c.writable:
             on(f"Mutation.update{t}", _write(c, "UpdateRecord", pb.UpdateRecordRequest))
         batch_create, batch_update, batch_delete = batch.resolvers(c)
         on(f"Mutation.batchCreate{t}", batch_create)
         on(f"Mutation.batchDelete{t}", batch_delete)
-        if c.declared:
+        if c.writable:
             on(f"Mutation.batchUpdate{t}", batch_update)
 
 
@@ -91,58 +91,69 @@ def _list(c: Collection) -> ResolverFn:
     async def resolve(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
         if args.get("limit") == 0:
             return []  # core reads a page size of 0 as "the default"
+        reading = await read(info, c, info.field_nodes)
         request = pb.ListRecordsRequest(
             collection=c.name,
-            filter=to_filter(args.get("where"), c.columns),
-            sort=to_sort(args, c.columns),
-            fields=columns(info, c, info.field_nodes),
+            filter=to_filter(args.get("where"), c),
+            sort=to_sort(args, c),
+            fields=reading.fields,
+            relations=reading.relations,
             page_size=args.get("limit") or 0,
             offset=args.get("offset") or 0,
         )
         answer = await ctx.call_records("ListRecords", request)
-        return records.decode(answer.records, c)
+        return records.decode(answer.records, c, reading.exact)
 
     return resolve
 
 
 def _by_id(c: Collection) -> ResolverFn:
     async def resolve(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
-        request = pb.GetRecordRequest(
-            collection=c.name, id=args["id"], fields=columns(info, c, info.field_nodes)
-        )
         try:
-            answer = await ctx.call_records("GetRecord", request)
+            return await _get(c, args["id"], await read(info, c, info.field_nodes), ctx)
         except PlinthError as exc:
             if exc.code == "NOT_FOUND":
                 return None
             raise
-        return records.decode(answer.record.json, c)
 
     return resolve
 
 
+async def _get(c: Collection, record_id: str, reading: Read, ctx: RequestContext) -> Any:
+    request = pb.GetRecordRequest(
+        collection=c.name, id=record_id, fields=reading.fields, relations=reading.relations
+    )
+    answer = await ctx.call_records("GetRecord", request)
+    return records.decode(answer.record.json, c, reading.exact)
+
+
 def _count(c: Collection) -> ResolverFn:
     async def resolve(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
-        request = pb.CountRecordsRequest(
-            collection=c.name, filter=to_filter(args.get("where"), c.columns)
-        )
+        request = pb.CountRecordsRequest(collection=c.name, filter=to_filter(args.get("where"), c))
         return (await ctx.call_records("CountRecords", request)).count
 
     return resolve
 
 
 def _write(c: Collection, rpc: str, message: type) -> ResolverFn:
-    """create / update / replace: the input as a JSON body, the written record back."""
+    """create / update / replace: the input as a JSON body, the written record back.
+
+    Writes answer related records as ids; when the selection reads related records, the
+    written record is read again with them (a second core call)."""
 
     async def resolve(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
         ctx.check_writable()
+        reading = await read(info, c, info.field_nodes)  # a bad selection writes nothing
         target = {"id": args["id"]} if "id" in args else {}
         request = message(collection=c.name, data=records.encode(args["input"], c), **target)
         try:
             answer = await ctx.call_records(rpc, request)
         except PlinthError as exc:
             raise _with_graphql_fields(exc, c) from None
-        return records.decode(answer.record.json, c)
+        written = records.decode(answer.record.json, c)
+        if not reading.deep:
+            return written
+        return await _get(c, written["id"], reading, ctx)
 
     return resolve
 

@@ -32,23 +32,52 @@ def _block(head: str, lines: list[str]) -> str:
 
 def _collection_types(c: Collection) -> str:
     t = c.type_name
-    record = [f"{_about(f)}{f.name}: {f.type.graphql}{'!' if f.system else ''}" for f in c.fields]
+    record = [
+        f"{_about(f)}{f.name}{_arguments(c, f)}: {f.type.graphql}{'!' if f.system else ''}"
+        for f in c.fields
+    ]
     where = [f"AND: [{t}Where!]", f"OR: [{t}Where!]", f"NOT: {t}Where"]
-    where += [f"{f.name}: {f.type.filter}" for f in c.fields]
+    where += [f"{_where_about(f)}{f.name}: {f.type.filter}" for f in c.fields]
     create = ["id: ID"]
-    create += [f"{f.name}: {f.type.graphql}{'!' if f.required else ''}" for f in c.declared]
+    create += [f"{f.name}: {_input_type(f)}{'!' if f.required else ''}" for f in c.writable]
     blocks = [
         f'"""A record of the collection `{c.name}`."""\n' + _block(f"type {t}", record),
         _block(f"input {t}Where", where),
         _block(f"enum {t}Field", [f.name for f in c.fields if f.type.sortable]),
         _block(f"input {t}CreateInput", create),
     ]
-    if c.declared:  # an input type needs at least one field
+    if c.writable:  # an input type needs at least one field
         blocks.append(
-            _block(f"input {t}UpdateInput", [f"{f.name}: {f.type.graphql}" for f in c.declared])
+            _block(f"input {t}UpdateInput", [f"{f.name}: {_input_type(f)}" for f in c.writable])
         )
     blocks += batch.collection_sdl(c)
     return "\n".join([*blocks, *_connection_types(c), *_aggregate_types(c)])
+
+
+def _arguments(c: Collection, f: Field) -> str:
+    """A to-many relation's arguments: which related records, in which order."""
+    if not f.to_many:
+        return ""
+    t = c.target(f).type_name
+    return (
+        f"(where: {t}Where, orderBy: [{t}Field!], orderDirection: OrderDirection = ASC,"
+        " limit: Int, offset: Int)"
+    )
+
+
+def _input_type(f: Field) -> str:
+    """What a write takes: a related id for many_to_one, a list of them for many_to_many."""
+    if f.relation:
+        return "[ID!]" if f.to_many else "ID"
+    return f.type.graphql
+
+
+def _where_about(f: Field) -> str:
+    if not f.relation:
+        return ""
+    if f.to_many:
+        return '"""Some related record matches; inside `NOT`: none does."""\n  '
+    return '"""The related record exists and matches."""\n  '
 
 
 def _connection_types(c: Collection) -> list[str]:
@@ -73,7 +102,7 @@ def _aggregate_types(c: Collection) -> list[str]:
     without fields to take (`sum` without numeric fields) is left out."""
     t = c.type_name
     sets = {
-        "Count": {f.name: "BigInt" for f in c.fields},
+        "Count": {f.name: "BigInt" for f in c.fields if not f.relation},
         "Sum": {f.name: SUM_TYPES[f.plinth_type] for f in c.fields if f.plinth_type in SUM_TYPES},
         "Avg": {f.name: AVG_TYPES[f.plinth_type] for f in c.fields if f.plinth_type in AVG_TYPES},
         "MinMax": {
@@ -115,10 +144,12 @@ def _aggregate_types(c: Collection) -> list[str]:
 
 
 def _about(field: Field) -> str:
-    """A declared field's description: its Plinth name and type."""
+    """A declared field's description: its Plinth name and type (a relation's target)."""
     if field.system:
         return ""
     values = f": {', '.join(field.values)}" if field.values else ""
+    if field.relation:
+        values = f" {field.cardinality} to `{field.target}`"
     return json.dumps(f"`{field.column}` ({field.plinth_type}{values})", ensure_ascii=False) + " "
 
 
@@ -148,7 +179,7 @@ def _mutations(model: Model) -> list[str]:
             f"replace{t}(id: ID!, input: {t}CreateInput!): {t}!",
             f"delete{t}(id: ID!): DeleteResult!",
         ]
-        if c.declared:
+        if c.writable:
             lines.append(f"update{t}(id: ID!, input: {t}UpdateInput!): {t}!")
         lines += batch.mutation_lines(c)
     return lines

@@ -47,12 +47,6 @@ def selected(info: Any) -> Selected:
     return subfields(info, info.field_nodes)
 
 
-def columns(info: Any, collection: Any, nodes: Iterable[FieldNode]) -> list[str]:
-    """The Plinth fields of a record type selected under `nodes`, `id` always first."""
-    names = {"id", *subfields(info, nodes)}
-    return [column for name, column in collection.columns.items() if name in names]
-
-
 def _included(selection: Any, variables: dict[str, Any]) -> bool:
     for directive in selection.directives or ():
         name = directive.name.value

@@ -7,7 +7,7 @@ from sanic import Sanic
 from core.config import Settings
 from gateways.app_base import new_app
 from gateways.rest import errors
-from gateways.rest.routes import export, kv, query, queue, records, schema, writes
+from gateways.rest.routes import export, kv, query, queue, records, relationships, schema, writes
 
 
 def create_app(settings: Settings, name: str = "plinth-rest") -> Sanic:
@@ -19,5 +19,6 @@ def create_app(settings: Settings, name: str = "plinth-rest") -> Sanic:
     app.blueprint(query.bp)
     app.blueprint(export.bp)
     app.blueprint(writes.bp)  # …/batch, …/bulk, …/import before /<collection>/<id>
+    app.blueprint(relationships.bp)  # …/{id}/relationships/… before /<collection>/<id>
     app.blueprint(records.bp)
     return app

@@ -10,7 +10,7 @@ Records are built as JSON by Postgres and leave as text.
 """
 
 from core.query.compile.aggregate import AGGREGATES, aggregate
-from core.query.compile.columns import Sort, all_columns, record_json, table
+from core.query.compile.columns import Sort, table
 from core.query.compile.export import export
 from core.query.compile.filters import (
     escape_like,
@@ -20,6 +20,7 @@ from core.query.compile.filters import (
     where_values,
 )
 from core.query.compile.order import never_null
+from core.query.compile.output import all_columns, record_json
 from core.query.compile.pages import Page, count, select_one, select_page
 from core.query.compile.params import Binder, Statement, cached, numbered, positional
 

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from core.query.compile.columns import (
-    Sort,
-    all_columns,
-    column_values,
-    row_source,
-    selected_value,
-    sort_key_sql,
-    table,
-    whole_flexible,
-)
+from core.query.compile.columns import Sort, column_values, sort_key_sql, table
 from core.query.compile.filters import (
     filter_shape,
     search_sql,
@@ -22,9 +13,17 @@ from core.query.compile.filters import (
     where_values,
 )
 from core.query.compile.order import never_null, order_sql
+from core.query.compile.output import (
+    all_columns,
+    row_source,
+    selected_value,
+    selection_shape,
+    selection_values,
+    whole_flexible,
+)
 from core.query.compile.pages import sort_shape
 from core.query.compile.params import Binder, Statement, cached, numbered
-from core.query.plan import Column, PlannedNode
+from core.query.plan import PlannedNode, Selection
 from core.schema.model import CollectionSpec
 
 
@@ -34,7 +33,7 @@ def export(
     node: PlannedNode | None,
     search: str,
     sort: Sort,
-    selection: tuple[Column, ...] | None,
+    selection: Selection | None,
     csv: bool,
 ) -> Statement:
     """COPY … TO STDOUT of every match in order: CSV with a header (one column per field,
@@ -49,16 +48,16 @@ def export(
             table(schema_name, collection), where, order_sql(exprs, sort, False, no_nulls)
         )
         if csv:
-            columns = selection if selection is not None else all_columns(collection)
+            columns = selection.columns if selection is not None else all_columns(collection)
             texts = [
                 sql.SQL("to_json({}) #>> '{{}}' AS {}").format(
-                    selected_value(c), sql.Identifier(c.name)
+                    selected_value(c, bind), sql.Identifier(c.name)
                 )
                 for c in columns
             ]
             query = sql.SQL("SELECT {} {}").format(sql.SQL(", ").join(texts), source)
             return sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER)").format(query)
-        rows, _, _ = row_source(collection, selection)
+        rows, _, _ = row_source(collection, selection, bind)
         whole = whole_flexible(collection, selection)
         record = sql.SQL("x.j" if whole else "row_to_json(x)")
         query = sql.SQL("SELECT {}::text FROM (SELECT {} {}) x").format(record, rows, source)
@@ -70,13 +69,14 @@ def export(
 
     values = where_values(node) + search_values(collection, search)
     values += [path for column, _ in sort for path in column_values(column)]
+    values += selection_values(selection)
     key = (
         "export",
         schema_name,
         filter_shape(node),
         bool(search),
         sort_shape(sort),
-        None if selection is None else tuple(c.name for c in selection),
+        selection_shape(selection),
         csv,
         no_nulls,
     )

@@ -15,8 +15,9 @@ from core.query.compile.columns import (
     json_text,
     no_json_null,
 )
+from core.query.compile.joins import child_alias, join
 from core.query.compile.params import Binder
-from core.query.plan import Planned, PlannedNode
+from core.query.plan import Planned, PlannedNode, PlannedRelated
 from core.schema.model import CollectionSpec
 
 LIVE = sql.SQL("t.deleted_at IS NULL")
@@ -64,13 +65,15 @@ def filter_shape(node: PlannedNode | None) -> tuple | None:
         return (base, column.is_json, node.op, _variant(node.value))
     if isinstance(node, Not):
         return ("not", filter_shape(node.child))
+    if isinstance(node, PlannedRelated):
+        return ("related", node.field.name, filter_shape(node.child))
     return (type(node).__name__, tuple(filter_shape(c) for c in node.children))
 
 
 def where_sql(node: PlannedNode | None, bind: Binder) -> sql.Composable:
     if node is None:
         return LIVE
-    return LIVE + sql.SQL(" AND ") + _node_sql(node, bind)
+    return LIVE + sql.SQL(" AND ") + node_sql(node, bind)
 
 
 def where_values(node: PlannedNode | None) -> list[Any]:
@@ -78,25 +81,32 @@ def where_values(node: PlannedNode | None) -> list[Any]:
         return []
     if isinstance(node, Planned):
         return _condition_values(node)
-    if isinstance(node, Not):
+    if isinstance(node, Not | PlannedRelated):
         return where_values(node.child)
     return [value for child in node.children for value in where_values(child)]
 
 
-def _node_sql(node: PlannedNode, bind: Binder) -> sql.Composable:
+def node_sql(node: PlannedNode, bind: Binder, alias: str = "t") -> sql.Composable:
+    """The condition of the tree on the row `alias`."""
     if isinstance(node, Planned):
-        return _condition_sql(node, bind)
+        return _condition_sql(node, bind, alias)
     if isinstance(node, Not):
         # IS NOT TRUE: a row whose comparison is unknown (null) does not match, so NOT matches it.
-        return sql.SQL("(({}) IS NOT TRUE)").format(_node_sql(node.child, bind))
+        return sql.SQL("(({}) IS NOT TRUE)").format(node_sql(node.child, bind, alias))
+    if isinstance(node, PlannedRelated):  # a semijoin: at least one related record matches
+        source, condition, _ = join(node.field, node.target, alias)
+        if node.child is not None:
+            condition += sql.SQL(" AND ") + node_sql(node.child, bind, child_alias(alias))
+        return sql.SQL("EXISTS (SELECT 1 FROM {} WHERE {})").format(source, condition)
     if not node.children:
         return sql.SQL("TRUE" if isinstance(node, AllOf) else "FALSE")
     joiner = sql.SQL(" AND " if isinstance(node, AllOf) else " OR ")
-    return sql.SQL("(") + joiner.join(_node_sql(c, bind) for c in node.children) + sql.SQL(")")
+    parts = (node_sql(c, bind, alias) for c in node.children)
+    return sql.SQL("(") + joiner.join(parts) + sql.SQL(")")
 
 
-def _condition_sql(node: Planned, bind: Binder) -> sql.Composable:
-    expr = column_sql(node.column, bind)
+def _condition_sql(node: Planned, bind: Binder, alias: str) -> sql.Composable:
+    expr = column_sql(node.column, bind, alias)
     if node.column.is_json:
         return _json_condition_sql(expr, node.op, node.value, bind)
     op, value, kind = node.op, node.value, node.column.spec.type

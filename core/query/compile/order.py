@@ -42,6 +42,7 @@ def never_null(sort: Sort, node: PlannedNode | None) -> tuple[bool, ...]:
     }
     return tuple(
         not column.is_json
+        and not column.via
         and (column.spec.required or column.name in SYSTEM_FIELDS or column.name in valued)
         for column, _ in sort
     )

@@ -6,14 +6,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from core.query.compile.columns import (
-    Sort,
-    column_values,
-    record_json,
-    row_source,
-    sort_key_sql,
-    table,
-)
+from core.query.compile.columns import Sort, column_values, sort_key_sql, table
 from core.query.compile.filters import (
     LIVE,
     filter_shape,
@@ -23,8 +16,9 @@ from core.query.compile.filters import (
     where_values,
 )
 from core.query.compile.order import keys_sql, keyset_sql, never_null, order_sql
-from core.query.compile.params import Binder, Statement, cached, numbered, positional
-from core.query.plan import Column, PlannedNode
+from core.query.compile.output import record_json, row_source, selection_shape, selection_values
+from core.query.compile.params import Binder, Statement, cached, numbered
+from core.query.plan import PlannedNode, Selection
 from core.schema.model import CollectionSpec
 
 KEYS = sql.Identifier("#k")  # the keyset column of a page; no field can have this name
@@ -36,7 +30,7 @@ class Page:
 
     node: PlannedNode | None
     sort: Sort
-    selection: tuple[Column, ...] | None
+    selection: Selection | None
     limit: int
     offset: int = 0
     with_total: bool = False
@@ -46,22 +40,27 @@ class Page:
 
 
 def sort_shape(sort: Sort) -> tuple:
-    return tuple((c.spec.name if c.spec else None, c.is_json, d) for c, d in sort)
+    return tuple(
+        (c.spec.name if c.spec else None, c.is_json, tuple(f.name for f, _ in c.via), d)
+        for c, d in sort
+    )
 
 
 def select_one(
     schema_name: str,
     collection: CollectionSpec,
     record_id: str,
-    selection: tuple[Column, ...] | None,
+    selection: Selection | None,
 ) -> Statement:
     def build() -> sql.Composable:
-        return sql.SQL("SELECT {}::text, t.version FROM {} WHERE t.id = {} AND {}").format(
-            record_json(collection, selection), table(schema_name, collection), positional(0), LIVE
+        bind = Binder()
+        where = sql.SQL("t.id = {} AND {}").format(bind(), LIVE)
+        return sql.SQL("SELECT {}::text, t.version FROM {} WHERE {}").format(
+            record_json(collection, selection, bind), table(schema_name, collection), where
         )
 
-    shape = None if selection is None else tuple(c.name for c in selection)
-    return cached(collection, ("one", schema_name, shape), build), numbered([record_id])
+    key = ("one", schema_name, selection_shape(selection))
+    return cached(collection, key, build), numbered([record_id, *selection_values(selection)])
 
 
 def select_page(schema_name: str, collection: CollectionSpec, page: Page) -> Statement:
@@ -80,7 +79,7 @@ def select_page(schema_name: str, collection: CollectionSpec, page: Page) -> Sta
         )
         limit, offset = bind(), bind()
         source = table(schema_name, collection)
-        rows, names, row_json = row_source(collection, page.selection)
+        rows, names, row_json = row_source(collection, page.selection, bind)
         total = (
             sql.SQL("(SELECT count(*) FROM {} WHERE {})").format(source, where)
             if page.with_total
@@ -114,13 +113,13 @@ def select_page(schema_name: str, collection: CollectionSpec, page: Page) -> Sta
     values += [path for column, _ in page.sort for path in column_values(column)]
     if page.after is not None:
         values += [v for v in page.after if v is not None]
-    values += [page.limit, page.offset]
+    values += [page.limit, page.offset, *selection_values(page.selection)]
     key = (
         "page",
         schema_name,
         filter_shape(page.node),
         sort_shape(page.sort),
-        None if page.selection is None else tuple(c.name for c in page.selection),
+        selection_shape(page.selection),
         page.with_total,
         bool(page.search),
         None if page.after is None else tuple(v is None for v in page.after),
