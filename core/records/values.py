@@ -10,7 +10,7 @@ import orjson
 
 from core.errors import Code, PlinthError, Violation, invalid
 from core.schema.model import NAME_RE, SYSTEM_COLUMNS, CollectionSpec, FieldSpec
-from core.schema.types import FIELD_TYPES, record_id
+from core.schema.types import FIELD_TYPES, list_of, record_id
 
 UNKNOWN_FIELD = "unknown field"
 
@@ -53,6 +53,7 @@ def check_value(spec: FieldSpec, value: Any) -> Any:
 
 
 check_id = record_id
+RECORD_IDS = list_of(record_id)
 
 
 def check_links(spec: FieldSpec, value: Any) -> list[str]:
@@ -61,14 +62,7 @@ def check_links(spec: FieldSpec, value: Any) -> list[str]:
         raise ValueError(f"is read-only: it reverses {spec.target}.{spec.inverse}")
     if value is None:
         return []
-    if not isinstance(value, list):
-        raise ValueError("must be a list of record ids")
-    ids = []
-    for position, item in enumerate(value):
-        try:
-            ids.append(record_id(item))
-        except ValueError as exc:
-            raise ValueError(f"item {position} {exc}") from None
+    ids = RECORD_IDS(value)
     if len(set(ids)) != len(ids):
         raise ValueError("lists a record more than once")
     return ids

@@ -102,7 +102,7 @@ def _json(value: Any) -> Jsonb:
     return Jsonb(value)
 
 
-def _list_of(item: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
+def list_of(item: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
     def convert(value: Any) -> list[Any]:
         if not isinstance(value, list):
             raise ValueError("must be a list")
@@ -160,9 +160,9 @@ FIELD_TYPES: dict[str, FieldType] = {
         FieldType("uuid", "uuid", _uuid, from_text=str),
         FieldType("json", "jsonb", _json),
         FieldType("enum", "text", _string, textual=True),
-        FieldType("string[]", "text[]", _list_of(_string)),
-        FieldType("integer[]", "bigint[]", _list_of(_integer)),
-        FieldType("float[]", "double precision[]", _list_of(_float)),
+        FieldType("string[]", "text[]", list_of(_string)),
+        FieldType("integer[]", "bigint[]", list_of(_integer)),
+        FieldType("float[]", "double precision[]", list_of(_float)),
         FieldType("file", "text", _string, textual=True),
         # A many_to_one field's column holds the related id; to-many ones have no column.
         FieldType("relation", "text", record_id),
