@@ -603,7 +603,7 @@ def test_a_deep_list_is_one_statement(rest: httpx.Client, blog: Blog, stack: Sta
     """Each request runs in autocommit, so every statement is one committed transaction."""
     params = {"fields": "*,author.*,tags.name,comments.author.name", "limit": 20}
     assert rest.get(f"/api/v1/{blog.posts}", params=params).status_code == 200  # warm caches
-    requests = 10
+    requests = 20
     with psycopg.connect(stack.database_url(), autocommit=True) as conn:
 
         def commits() -> int:
@@ -615,8 +615,9 @@ def test_a_deep_list_is_one_statement(rest: httpx.Client, blog: Blog, stack: Sta
         for _ in range(requests):
             assert len(rest.get(f"/api/v1/{blog.posts}", params=params).json()["data"]) == 20
         after = commits()
-    # 20 posts with authors, tags and comments: one query per row would be hundreds.
-    assert after - before <= requests + 4, after - before
+    # 20 posts with authors, tags and comments: one query per row would run thousands;
+    # the slack is for core's own background work (auth refreshes, the sweeper job).
+    assert after - before < 2 * requests, after - before
 
 
 def test_a_many_to_many_read_from_the_other_side(rest: httpx.Client, blog: Blog) -> None:

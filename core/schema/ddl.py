@@ -62,7 +62,8 @@ def create_table(schema_name: str, collection: CollectionSpec) -> list[sql.Compo
         sql.SQL("CREATE TABLE {} ({})").format(
             table(schema_name, collection.name), sql.SQL(", ").join(columns)
         ),
-        # Lists sort by created_at by default; soft-deleted rows are skipped by every read.
+        # Serves sort=created_at (and the creation order of one_to_many lists); soft-deleted
+        # rows are skipped by every read.
         sql.SQL("CREATE INDEX {} ON {} (created_at, id) WHERE deleted_at IS NULL").format(
             sql.Identifier(index_name(collection.id, "created_at", "ix")),
             table(schema_name, collection.name),

@@ -17,6 +17,7 @@ from core.query.compile.filters import filter_shape, node_sql, where_values
 from core.query.compile.joins import child_alias, join
 from core.query.compile.params import Binder
 from core.query.plan import Column, Nested, Selection, all_fields
+from core.schema import relations
 from core.schema.model import EXTRA_COLUMN, MANY_TO_ONE, CollectionSpec
 
 # jsonb_build_object takes at most 100 arguments: 50 key/value pairs a call.
@@ -127,6 +128,8 @@ def row_source(
 def _nested_sql(nested: Nested, bind: Binder | None, alias: str) -> sql.Composable:
     """A relation of the row `alias`: the related record (many_to_one), the ids of the
     related records, or the records themselves, as JSON."""
+    if nested.field.owns_links and nested.node is None and not nested.sort:
+        return _links_sql(nested, bind, alias)
     source, condition, order = join(nested.field, nested.target, alias)
     child = child_alias(alias)
     if nested.ids_only:  # a to-many relation
@@ -158,6 +161,40 @@ def _nested_sql(nested: Nested, bind: Binder | None, alias: str) -> sql.Composab
         order=order,
         limit=bind(),
         offset=bind(),
+    )
+
+
+def _links_sql(nested: Nested, bind: Binder | None, alias: str) -> sql.Composable:
+    """A many_to_many field's own links in link order, each related record found by its
+    key: a lookup per link, which no planner estimate turns into a scan of the target
+    table (as a join may on a table without statistics yet)."""
+    schema = nested.target.space.schema_name
+    child = child_alias(alias)
+    link = sql.SQL(child + "j")
+    if nested.ids_only:
+        value, page = sql.SQL("{}.id").format(sql.SQL(child)), sql.SQL("")
+    else:
+        value = record_json(nested.target, nested.selection, bind, child)
+        page = sql.SQL(" LIMIT {} OFFSET {}").format(bind(), bind())
+    found = sql.SQL(
+        "(SELECT {value} FROM {target} AS {child}"
+        " WHERE {child}.id = {link}.target_id AND {child}.deleted_at IS NULL)"
+    ).format(
+        value=value,
+        target=sql.Identifier(schema, nested.target.name),
+        child=sql.SQL(child),
+        link=link,
+    )
+    return sql.SQL(
+        "(SELECT coalesce(json_agg(w.v), '[]') FROM (SELECT v FROM (SELECT {link}.position,"
+        " {found} AS v FROM {junction} AS {link} WHERE {link}.source_id = {row}.id) u"
+        " WHERE v IS NOT NULL ORDER BY position{page}) w)"
+    ).format(
+        link=link,
+        found=found,
+        junction=relations.junction(schema, nested.field),
+        row=sql.SQL(alias),
+        page=page,
     )
 
 
