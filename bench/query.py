@@ -360,7 +360,7 @@ class SqlPath:
 # --- checks: both paths answer the same before anything is measured ----------------------
 
 
-def _same(case: str, rest: Any, sql_answer: Any) -> None:
+def same_answer(case: str, rest: Any, sql_answer: Any) -> None:
     if rest != sql_answer:
         raise RuntimeError(
             f"{case}: REST and SQL answers differ:\n  REST {str(rest)[:300]}\n"
@@ -393,7 +393,7 @@ async def walk_cursor(
         body = orjson.loads(await rest.get(rest_path(rest_list_args(token, offset_paging=False))))
         statement = statements.cursor_page(after)
         records, has_more, keys, _ = await db.fetch(statement)
-        _same(
+        same_answer(
             f"cursor page {number}",
             (body["data"], body["meta"]["has_more"]),
             (orjson.loads(records), has_more),
@@ -404,7 +404,7 @@ async def walk_cursor(
         token, after = body["meta"]["next_cursor"], orjson.loads(keys)[-1]
         if not has_more or token is None:
             break
-        _same(f"cursor after page {number}", token_position(token), after)
+        same_answer(f"cursor after page {number}", token_position(token), after)
     if not walk.tokens:
         raise RuntimeError("the cursor walk found a single page: seed more rows")
     return walk
@@ -413,10 +413,10 @@ async def walk_cursor(
 async def check_answers(rest: RestPool, db: SqlPath, statements: Statements) -> None:
     body = orjson.loads(await rest.get(rest_path(rest_list_args())))
     records, _, _, total = await db.fetch(statements.list)
-    _same("list", (body["data"], body["meta"]["total"]), (orjson.loads(records), total))
+    same_answer("list", (body["data"], body["meta"]["total"]), (orjson.loads(records), total))
     body = orjson.loads(await rest.get(rest_aggregate_path()))
     (groups,) = await db.fetch(statements.aggregate)
-    _same("aggregate", body["data"], orjson.loads(groups))
+    same_answer("aggregate", body["data"], orjson.loads(groups))
 
 
 # --- request cases ---------------------------------------------------------------------------

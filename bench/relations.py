@@ -37,7 +37,7 @@ from load import (
     throughput_table,
 )
 from psycopg import sql
-from query import NOISY, Report, SqlPath, _same, measure, others_share, ratios
+from query import NOISY, Report, SqlPath, measure, others_share, ratios, same_answer
 from stack import Stack, running_stack
 
 from core.query import compile, plan
@@ -282,11 +282,11 @@ async def check_answer(rest: RestPool, db: SqlPath, read: DeepRead, config: Conf
     for case, url in CASES.items():
         body = orjson.loads(await rest.get(url))
         records, *total = await db.fetch(read.statements[case])
-        _same(f"deep read ({case})", body["data"], orjson.loads(records))
+        same_answer(f"deep read ({case})", body["data"], orjson.loads(records))
         if total:
-            _same("total", [body["meta"]["total"], config.posts], [total[0], total[0]])
+            same_answer("total", [body["meta"]["total"], config.posts], [total[0], total[0]])
         linked = [len(post["tags"]) for post in body["data"]]
-        _same("tags per post", linked, [config.tags_per_post] * len(linked))
+        same_answer("tags per post", linked, [config.tags_per_post] * len(linked))
 
 
 async def bench(stack: Stack, config: Config) -> Report:

@@ -124,12 +124,8 @@ class RecordServicer(EdgeHandlers, rpc.RecordServiceServicer):
         self, space: SpaceSchema, collection: CollectionSpec, changes, query, params
     ) -> tuple | None:
         """A record's write statement; after its link changes, in one transaction, if any."""
-        if not changes:
-            return await self._fetchone(query, params)
-        async with self._pool.connection() as conn, conn.transaction():
-            await _apply_links(conn, space, collection, changes)
-            cur = await conn.execute(query, params)
-            return await cur.fetchone()
+        async with self._pool.connection() as conn, _transaction(conn, changes):
+            return await _after_links(conn, space, collection, changes, query, params)
 
     async def _guarded(
         self,
@@ -143,15 +139,11 @@ class RecordServicer(EdgeHandlers, rpc.RecordServiceServicer):
     ) -> tuple:
         """A write to one live record (after its link changes, in one transaction): a miss
         is NOT_FOUND, or PRECONDITION_FAILED if stale."""
-        async with self._pool.connection() as conn:
-            async with conn.transaction() if changes else nullcontext():
-                if changes:
-                    await _apply_links(conn, space, collection, changes)
-                cur = await conn.execute(query, params)
-                row = await cur.fetchone()
-                if row is not None:
-                    return row
-                raise await _miss(conn, space, collection, record_id, expected)
+        async with self._pool.connection() as conn, _transaction(conn, changes):
+            row = await _after_links(conn, space, collection, changes, query, params)
+            if row is not None:
+                return row
+            raise await _miss(conn, space, collection, record_id, expected)
 
     async def CreateRecord(
         self, request: pb.CreateRecordRequest, context
@@ -545,6 +537,19 @@ def _linker(
         return {index[record_id]: exc for record_id, exc in failed.items()}
 
     return write
+
+
+def _transaction(conn, changes):
+    """Link changes and their record's statement commit together; a lone statement autocommits."""
+    return conn.transaction() if changes else nullcontext()
+
+
+async def _after_links(conn, space, collection, changes, query, params) -> tuple | None:
+    """A record's statement after its link changes: its row, None when it found none."""
+    if changes:
+        await _apply_links(conn, space, collection, changes)
+    cur = await conn.execute(query, params)
+    return await cur.fetchone()
 
 
 async def _apply_links(conn, space: SpaceSchema, collection: CollectionSpec, changes) -> None:

@@ -214,11 +214,7 @@ def _relation_statements(
     """Trigger bodies name the column and the rule; the foreign key carries the rule."""
     out: list[sql.Composable] = list(relations.functions(schema_name, owner, new))
     if relations.on_delete(old) != relations.on_delete(new):
-        out.append(
-            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-                ddl.table(schema_name, owner), sql.Identifier(f"rel${new.key}_fk")
-            )
-        )
+        out.append(relations.drop_foreign_key(schema_name, owner, new))
         out.append(relations.foreign_key(schema_name, owner, new))
     return out
 

@@ -184,6 +184,12 @@ def foreign_key(schema_name: str, owner: str, spec: FieldSpec) -> sql.Composed:
     )
 
 
+def drop_foreign_key(schema_name: str, owner: str, spec: FieldSpec) -> sql.Composed:
+    return sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+        _table(schema_name, owner), sql.Identifier(_name(spec, "_fk"))
+    )
+
+
 def create(schema_name: str, owner: str, spec: FieldSpec) -> list[sql.Composed]:
     """Everything a new relation field needs once its column (if any) exists."""
     if spec.cardinality == MANY_TO_ONE:
