@@ -33,10 +33,11 @@ SLOTS = (1, 4, 16)
 
 
 async def grpc_case(
-    stack, topic: str, count: int, producers: int, slots: int, batch: int = 0
+    stack, topic: str, count: int, producers: int, slots: int, *, coalesce: bool, batch: int = 0
 ) -> float:
-    """batch 0: one job per Enqueue and per Ack; else EnqueueBatch of `batch` jobs and
-    the worker's batched acks (AckBatch)."""
+    """batch 0: one job per enqueue() and per ack, as separate RPCs (coalesce False) or
+    sharing calls when they meet in flight (coalesce True); else enqueue_batch() of
+    `batch` jobs."""
     done = asyncio.Event()
     seen = 0
 
@@ -47,12 +48,12 @@ async def grpc_case(
             done.set()
 
     async with (
-        AsyncClient(stack.core_addr, api_key=stack.admin_key) as producer,
+        AsyncClient(stack.core_addr, api_key=stack.admin_key, coalesce=coalesce) as producer,
         AsyncClient(stack.core_addr, api_key=stack.admin_key) as consumer,
     ):
         await producer.enqueue("warmup")  # channels up before the clock starts
         await consumer.queue_stats(topic)
-        worker = Worker(topic, handle, concurrency=slots, batch_acks=batch > 0)
+        worker = Worker(topic, handle, concurrency=slots, batch_acks=coalesce)
         running = asyncio.create_task(worker.run(consumer))
         per_producer = count // producers
         start = time.perf_counter()
@@ -107,14 +108,24 @@ async def space_of(url: str) -> str:
 async def main(args: argparse.Namespace) -> None:
     results = []
     with running_stack(rest=False) as stack:
-        for slots in SLOTS:
-            rate = await grpc_case(stack, f"bench_{slots}", args.jobs, args.producers, slots)
-            results.append({"path": "gRPC", "slots": slots, "jobs_per_s": round(rate)})
+        for path, coalesce in (("unary", False), ("coalesced", True)):
+            for slots in SLOTS:
+                topic = f"{path}_{slots}"
+                rate = await grpc_case(
+                    stack, topic, args.jobs, args.producers, slots, coalesce=coalesce
+                )
+                results.append({"path": path, "slots": slots, "jobs_per_s": round(rate)})
         for slots in (16, 64):
             rate = await grpc_case(
-                stack, f"batch_{slots}", args.jobs * 3, args.producers, slots, batch=100
+                stack,
+                f"batch_{slots}",
+                args.jobs * 3,
+                args.producers,
+                slots,
+                coalesce=True,
+                batch=100,
             )
-            results.append({"path": "gRPC batch", "slots": slots, "jobs_per_s": round(rate)})
+            results.append({"path": "batch", "slots": slots, "jobs_per_s": round(rate)})
         url = stack.database_url()
         space = await space_of(url)
         rate = await sql_case(url, space, "bench_sql", args.jobs, args.producers)

@@ -41,3 +41,13 @@ async def call(request: Request, service: str, method: str, message):
     core = request.app.ctx.core
     stub = getattr(core, service)
     return await core.call(getattr(stub, method), message, metadata=core_metadata(request))
+
+
+async def key_entry(request: Request, key: str):
+    """GetKey on behalf of the HTTP caller; lookups in flight together share one core call."""
+    return await request.app.ctx.core.key_entry(key, metadata=core_metadata(request))
+
+
+async def enqueue_job(request: Request, message):
+    """Enqueue on behalf of the HTTP caller; enqueues in flight together share one core call."""
+    return await request.app.ctx.core.enqueue_job(message, metadata=core_metadata(request))

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from pgserver.utils import PostmasterInfo
 from plinth import Client
 
+from core.auth.keys import generate_key, hash_key
 from core.launch import Process, free_port, spawn, wait_for_core, wait_for_http
 from tests.query_data import create_dataset
 
@@ -64,6 +66,26 @@ class Stack:
 
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.admin_key}"}
+
+    def other_space_key(self) -> str:
+        """An admin key of a new project's space: the same names there are other things."""
+        key = generate_key()
+        tag = uuid.uuid4().hex[:8]
+        with psycopg.connect(self.database_url(), autocommit=True) as conn:
+            (project,) = conn.execute(
+                "INSERT INTO plinth.projects (name) VALUES (%s) RETURNING id", [f"p_{tag}"]
+            ).fetchone()
+            (space,) = conn.execute(
+                "INSERT INTO plinth.spaces (project_id, name, schema_name)"
+                " VALUES (%s, 'dev', %s) RETURNING id",
+                [project, f"s_{tag}"],
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO plinth.api_keys (project_id, space_id, name, role, key_hash)"
+                " VALUES (%s, %s, 'test', 'admin', %s)",
+                [project, space, hash_key(key)],
+            )
+        return key
 
 
 def stack_env(data_dir: Path, **extra: str) -> dict[str, str]:

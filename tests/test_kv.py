@@ -18,7 +18,6 @@ from plinth import AsyncClient, Client, PlinthError
 from plinth.v1 import kv_service_pb2 as pb
 from psycopg_pool import AsyncConnectionPool
 
-from core.auth.keys import generate_key, hash_key
 from core.kv.cache import KvCache
 from core.kv.store import sweep_expired
 from core.launch import free_port
@@ -480,22 +479,22 @@ def test_a_read_racing_a_write_never_caches_the_old_value(
                 await asyncio.wait_for(_until(lambda: cache._listening), 10)
             values = {"now": "1"}
 
-            async def load():
-                return values["now"], None
+            async def load(keys):
+                return {k: (values["now"], None) for k in keys}
 
-            async def racing_load():
+            async def racing_load(keys):
                 old = values["now"]
                 values["now"] = "2"  # the write commits…
                 await cache.written(space, key)  # …and invalidates, before the read stores
-                return old, None
+                return {k: (old, None) for k in keys}
 
-            assert await cache.read(space, key, racing_load) == ("1", None)
+            assert await cache.read(space, [key], racing_load) == {key: ("1", None)}
             # The next read must reach the database (the stale "1" was not stored).
-            assert await cache.read(space, key, load) == ("2", None)
+            assert await cache.read(space, [key], load) == {key: ("2", None)}
             values["now"] = "3"
-            assert await cache.read(space, key, load) == ("2", None)  # now cached…
+            assert await cache.read(space, [key], load) == {key: ("2", None)}  # now cached…
             await cache.written(space, key)
-            assert await cache.read(space, key, load) == ("3", None)  # …until a write
+            assert await cache.read(space, [key], load) == {key: ("3", None)}  # …until a write
         finally:
             listener.cancel()
             await cache.close()
@@ -541,22 +540,7 @@ def test_unreachable_redis_reads_fall_back_and_writes_say_unavailable(
 
 def test_entries_belong_to_the_callers_space(stack: Stack, prefix: str) -> None:
     """A key of another project's space: the same key names are different entries."""
-    other_key = generate_key()
-    tag = uuid.uuid4().hex[:8]
-    with psycopg.connect(stack.database_url(), autocommit=True) as conn:
-        (project,) = conn.execute(
-            "INSERT INTO plinth.projects (name) VALUES (%s) RETURNING id", [f"p_{tag}"]
-        ).fetchone()
-        (space,) = conn.execute(
-            "INSERT INTO plinth.spaces (project_id, name, schema_name) VALUES (%s, 'dev', %s)"
-            " RETURNING id",
-            [project, f"s_{tag}"],
-        ).fetchone()
-        conn.execute(
-            "INSERT INTO plinth.api_keys (project_id, space_id, name, role, key_hash)"
-            " VALUES (%s, %s, 'kv test', 'admin', %s)",
-            [project, space, hash_key(other_key)],
-        )
+    other_key = stack.other_space_key()
     with (
         Client(stack.core_addr, api_key=stack.admin_key) as mine,
         Client(stack.core_addr, api_key=other_key) as theirs,

@@ -48,8 +48,8 @@ LEASE_SECONDS = 5.0
 BARRIER_TIMEOUT = 2.0  # a read waits this long for its barrier, then reads the database
 DEFAULT_TTL = 60.0
 
-Found = tuple[str | None, int | None]  # (JSON text or None when absent, expiry in epoch ms)
-Loader = Callable[[], Awaitable[Found]]
+Found = tuple[str | None, int | None]  # (JSON text, or None when absent; expiry in epoch ms)
+Loader = Callable[[list[str]], Awaitable[dict[str, Found]]]  # keys -> the live entries
 
 
 def cache_key(space_id: str, key: str) -> str:
@@ -139,48 +139,65 @@ class KvCache:
     def _enabled(self) -> bool:
         return self.ttl > 0 and (self.shared or self._listening)
 
-    async def read(self, space_id: str, key: str, load: Loader) -> Found:
-        """The entry from the cache, or loaded from the database and cached."""
+    async def read(self, space_id: str, keys: list[str], load: Loader) -> dict[str, Found]:
+        """Each key's entry from the cache, or loaded from the database (one `load` of
+        the keys the cache lacks) and cached. A key without a live entry is absent."""
+        wanted = list(dict.fromkeys(keys))
         if not self._enabled():
-            return await load()
-        ck = cache_key(space_id, key)
+            return await load(wanted)
+        names = [cache_key(space_id, key) for key in wanted]
         try:
             if not self.shared and not await self._barrier.wait():
-                return await load()
-            found = await self._cache.get(ck)
+                return await load(wanted)
+            cached = await self._cache.multi_get(names)
         except Exception as exc:  # an unreachable cache is only slower
             log.warning("kv cache read failed: %s", exc)
-            return await load()
-        if isinstance(found, list):
-            value, expires_ms = found
-            if expires_ms is not None and expires_ms <= _now_ms():
-                return None, None
-            return value, expires_ms
-        lease = None
-        if found is None:
-            lease = "lease:" + secrets.token_hex(8)
-            try:
-                await self._cache.add(ck, lease, ttl=LEASE_SECONDS)
-            except ValueError:
-                lease = None  # another read is filling it
-            except Exception as exc:
-                log.warning("kv cache lease failed: %s", exc)
-                lease = None
-        value, expires_ms = await load()
-        if lease is not None:
-            ttl = self.ttl
-            if expires_ms is not None:
-                ttl = min(ttl, max((expires_ms - _now_ms()) / 1000, 0.001))
-            try:
-                await self._cache.set(
-                    ck,
-                    [value, expires_ms],
-                    ttl=float(ttl),
-                    _cas_token=self._cache.serializer.dumps(lease),
-                )
-            except Exception as exc:
-                log.warning("kv cache fill failed: %s", exc)
-        return value, expires_ms
+            return await load(wanted)
+        out: dict[str, Found] = {}
+        now = _now_ms()
+        missing: list[tuple[str, str, bool]] = []  # (key, cache key, free to fill)
+        for key, name, found in zip(wanted, names, cached, strict=True):
+            if isinstance(found, list):
+                value, expires_ms = found
+                if value is not None and (expires_ms is None or expires_ms > now):
+                    out[key] = (value, expires_ms)
+            else:  # absent, or another read's lease: that read fills it
+                missing.append((key, name, found is None))
+        if missing:
+            leases = {name: await self._lease(name) for _, name, free in missing if free}
+            loaded = await load([key for key, _, _ in missing])
+            out.update(loaded)
+            for key, name, _ in missing:
+                if leases.get(name) is not None:
+                    await self._fill(name, leases[name], loaded.get(key, (None, None)))
+        return out
+
+    async def _lease(self, name: str) -> str | None:
+        lease = "lease:" + secrets.token_hex(8)
+        try:
+            await self._cache.add(name, lease, ttl=LEASE_SECONDS)
+        except ValueError:
+            return None  # another read is filling it
+        except Exception as exc:
+            log.warning("kv cache lease failed: %s", exc)
+            return None
+        return lease
+
+    async def _fill(self, name: str, lease: str, found: Found) -> None:
+        """Store what was read, unless a write removed the lease meanwhile."""
+        value, expires_ms = found
+        ttl = self.ttl
+        if expires_ms is not None:
+            ttl = min(ttl, max((expires_ms - _now_ms()) / 1000, 0.001))
+        try:
+            await self._cache.set(
+                name,
+                [value, expires_ms],
+                ttl=float(ttl),
+                _cas_token=self._cache.serializer.dumps(lease),
+            )
+        except Exception as exc:
+            log.warning("kv cache fill failed: %s", exc)
 
     async def written(self, space_id: str, key: str) -> None:
         """After a write committed, before it is acknowledged. Raises when the shared

@@ -16,6 +16,7 @@ MAX_VALUE_BYTES = 1024 * 1024
 MAX_TTL_MS = 100 * 365 * 24 * 3600 * 1000
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+MAX_BATCH_KEYS = 1000
 
 
 def _forbidden(char: str) -> bool:

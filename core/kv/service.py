@@ -42,18 +42,51 @@ class KeyValueServicer(rpc.KeyValueServiceServicer):
             ) from None
         return row
 
-    async def GetKey(self, request: pb.GetKeyRequest, context) -> pb.GetKeyResponse:
-        key = keys.check_key(request.key)
+    async def _lookup(self, requested: list[str]) -> list[pb.KeyValueEntry | PlinthError]:
+        """Each requested key's entry, or the error GetKey answers for it alone."""
         space = current().space_id
+        checked: list[str | PlinthError] = []
+        for key in requested:
+            try:
+                checked.append(keys.check_key(key))
+            except PlinthError as exc:
+                checked.append(exc)
 
-        async def load() -> Found:
-            row = await self._fetchone(store.GET, {"space": space, "key": key})
-            return (row[0], row[1]) if row else (None, None)
+        async def load(wanted: list[str]) -> dict[str, Found]:
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(store.GET, {"space": space, "keys": wanted})
+                return {key: (value, expires) for key, value, expires in await cur.fetchall()}
 
-        value, expires_ms = await self._cache.read(space, key, load)
-        if value is None:
-            raise not_found(f"no key {key!r}")
-        return pb.GetKeyResponse(entry=_entry(key, value, expires_ms))
+        valid = [key for key in checked if isinstance(key, str)]
+        found = await self._cache.read(space, valid, load) if valid else {}
+        out: list[pb.KeyValueEntry | PlinthError] = []
+        for key in checked:
+            if isinstance(key, PlinthError):
+                out.append(key)
+            elif key in found:
+                out.append(_entry(key, *found[key]))
+            else:
+                out.append(not_found(f"no key {key!r}"))
+        return out
+
+    async def GetKey(self, request: pb.GetKeyRequest, context) -> pb.GetKeyResponse:
+        (entry,) = await self._lookup([request.key])
+        if isinstance(entry, PlinthError):
+            raise entry
+        return pb.GetKeyResponse(entry=entry)
+
+    async def GetKeys(self, request: pb.GetKeysRequest, context) -> pb.GetKeysResponse:
+        if len(request.keys) > keys.MAX_BATCH_KEYS:
+            raise PlinthError(
+                Code.PAYLOAD_TOO_LARGE, f"at most {keys.MAX_BATCH_KEYS} keys per call"
+            )
+        answer = pb.GetKeysResponse()
+        for entry in await self._lookup(list(request.keys)):
+            if isinstance(entry, PlinthError):
+                answer.lookups.add(error=entry.to_status().SerializeToString())
+            else:
+                answer.lookups.add(entry=entry)
+        return answer
 
     async def SetKey(self, request: pb.SetKeyRequest, context) -> pb.SetKeyResponse:
         key = keys.check_key(request.key)

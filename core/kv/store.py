@@ -12,8 +12,8 @@ _LIVE = "(expires_at IS NULL OR expires_at > now())"
 _MS = "(extract(epoch FROM {0}) * 1000)::bigint"
 
 GET = sql.SQL(
-    "SELECT value::text, " + _MS.format("expires_at") + " FROM plinth.kv"
-    " WHERE space_id = %(space)s AND key = %(key)s AND " + _LIVE
+    "SELECT key, value::text, " + _MS.format("expires_at") + " FROM plinth.kv"
+    " WHERE space_id = %(space)s AND key = ANY(%(keys)s::text[]) AND " + _LIVE
 )
 
 _SET = (

@@ -200,10 +200,12 @@ class QueueServicer(rpc.QueueServiceServicer):
                 raise
         if not topics:
             return pb.EnqueueBatchResponse()
-        row = await self._queue._one(
-            jobs.ENQUEUE_BATCH, [topics, payloads, attempts, delays, current().space_id]
-        )
-        return pb.EnqueueBatchResponse(ids=row[1])
+        async with self._queue.pool.connection() as conn:
+            cur = await conn.execute(
+                jobs.ENQUEUE_BATCH, [topics, payloads, attempts, delays, current().space_id]
+            )
+            enqueued = [jobs.to_job(row) for row in await cur.fetchall()]
+        return pb.EnqueueBatchResponse(ids=[job.id for job in enqueued], jobs=enqueued)
 
     async def GetJob(self, request: pb.GetJobRequest, context) -> pb.GetJobResponse:
         job = await self._queue.get(current().space_id, limits.job_id(request.id))

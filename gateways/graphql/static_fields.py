@@ -14,7 +14,7 @@ from plinth.jobs import job_to_dict
 from plinth.v1 import kv_service_pb2 as kv_pb
 from plinth.v1 import queue_service_pb2 as queue_pb
 
-from gateways.core_client import call
+from gateways.core_client import call, enqueue_job, key_entry
 
 Resolve = Callable[[Any, dict[str, Any], Any, Any], Awaitable[Any]]
 
@@ -47,12 +47,12 @@ def _kv_entry(entry: kv_pb.KeyValueEntry) -> dict[str, Any]:
 
 async def _kv_get(parent: Any, args: dict[str, Any], ctx: Any, info: Any) -> Any:
     try:
-        answer = await call(ctx.request, "kv", "GetKey", kv_pb.GetKeyRequest(key=args["key"]))
+        entry = await key_entry(ctx.request, args["key"])
     except PlinthError as exc:
         if exc.code == "NOT_FOUND":
             return None
         raise
-    return _kv_entry(answer.entry)
+    return _kv_entry(entry)
 
 
 async def _kv_set(parent: Any, args: dict[str, Any], ctx: Any, info: Any) -> Any:
@@ -120,7 +120,7 @@ async def _enqueue(parent: Any, args: dict[str, Any], ctx: Any, info: Any) -> An
         delay_ms=args.get("delayMs") or 0,
         max_attempts=args.get("maxAttempts") or 0,
     )
-    return _job((await call(ctx.request, "queue", "Enqueue", message)).job)
+    return _job(await enqueue_job(ctx.request, message))
 
 
 async def _job_by_id(parent: Any, args: dict[str, Any], ctx: Any, info: Any) -> Any:

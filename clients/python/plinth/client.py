@@ -15,6 +15,7 @@ import grpc
 import orjson
 from google.protobuf import json_format
 
+from plinth.coalesce import Coalescer
 from plinth.errors import PlinthError
 from plinth.jobs import job_to_dict
 from plinth.v1 import (
@@ -31,6 +32,17 @@ from plinth.v1 import (
 from plinth.values import to_value
 
 Metadata = Sequence[tuple[str, str]]
+
+MAX_BATCH = 1000  # items per GetKeys / EnqueueBatch call
+MAX_BATCH_BYTES = 4 * 1024 * 1024  # payload bytes per EnqueueBatch call
+# Errors that refuse a whole EnqueueBatch before anything is written: its jobs are then
+# sent one by one, so each caller gets the answer its own job deserves.
+REFUSALS = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.NOT_FOUND,
+}
 
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
@@ -60,7 +72,22 @@ def sort_keys(sort: Sequence[str]) -> list[query_pb2.SortField]:
     ]
 
 
+def _credentials(metadata: Metadata) -> tuple[tuple[str, str], ...]:
+    """Calls may share a batch call when these are equal (the request id aside)."""
+    return tuple((k, v) for k, v in metadata if k != "x-request-id")
+
+
+def _batch_metadata(credentials: Metadata, items: list[tuple[Any, Metadata]]) -> Metadata:
+    """The shared credentials, and the first call's request id (for core's logs)."""
+    first = [(k, v) for k, v in items[0][1] if k == "x-request-id"]
+    return (*credentials, *first)
+
+
 class AsyncClient:
+    """`coalesce` (on by default): GetKey and Enqueue calls made while one of the same
+    kind is in flight go to core together, as one GetKeys or EnqueueBatch call
+    (plinth.coalesce); each caller still gets exactly its own answer."""
+
     def __init__(
         self,
         target: str,
@@ -68,6 +95,7 @@ class AsyncClient:
         api_key: str | None = None,
         timeout: float = 30.0,
         channel: grpc.aio.Channel | None = None,
+        coalesce: bool = True,
     ) -> None:
         self.channel = channel or grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
         self.schema = schema_service_pb2_grpc.SchemaServiceStub(self.channel)
@@ -78,6 +106,14 @@ class AsyncClient:
             (("authorization", f"Bearer {api_key}"),) if api_key else ()
         )
         self._timeout = timeout
+        self._coalesce = coalesce
+        self._key_lookups = Coalescer(self._send_key_lookups, max_items=MAX_BATCH)
+        self._enqueues = Coalescer(
+            self._send_enqueues,
+            max_items=MAX_BATCH,
+            max_bytes=MAX_BATCH_BYTES,
+            size=lambda item: len(item[0].payload),
+        )
 
     async def call(self, method, request, *, metadata: Metadata = (), timeout: float | None = None):
         """Invoke one unary RPC; raises PlinthError."""
@@ -197,12 +233,31 @@ class AsyncClient:
     async def kv_get(self, key: str, default: Any = None) -> Any:
         """The value of `key`, or `default` when it is absent or expired."""
         try:
-            answer = await self.call(self.kv.GetKey, kv_service_pb2.GetKeyRequest(key=key))
+            entry = await self.key_entry(key)
         except PlinthError as error:
             if error.code == "NOT_FOUND":
                 return default
             raise
-        return orjson.loads(answer.entry.value)
+        return orjson.loads(entry.value)
+
+    async def key_entry(self, key: str, *, metadata: Metadata = ()) -> kv_service_pb2.KeyValueEntry:
+        """GetKey's entry (PlinthError NOT_FOUND when there is none), coalesced."""
+        if not self._coalesce:
+            request = kv_service_pb2.GetKeyRequest(key=key)
+            return (await self.call(self.kv.GetKey, request, metadata=metadata)).entry
+        return await self._key_lookups.call(_credentials(metadata), (key, metadata))
+
+    async def _send_key_lookups(
+        self, credentials: Metadata, items: list[tuple[str, Metadata]]
+    ) -> list[Any]:
+        request = kv_service_pb2.GetKeysRequest(keys=[key for key, _ in items])
+        answer = await self.call(
+            self.kv.GetKeys, request, metadata=_batch_metadata(credentials, items)
+        )
+        return [
+            PlinthError.from_status(lookup.error) if lookup.HasField("error") else lookup.entry
+            for lookup in answer.lookups
+        ]
 
     async def kv_set(self, key: str, value: Any, *, ttl_ms: int = 0) -> None:
         request = kv_service_pb2.SetKeyRequest(key=key, value=orjson.dumps(value), ttl_ms=ttl_ms)
@@ -247,7 +302,39 @@ class AsyncClient:
             delay_ms=delay_ms,
             max_attempts=max_attempts,
         )
-        return job_to_dict((await self.call(self.queue.Enqueue, request)).job)
+        return job_to_dict(await self.enqueue_job(request))
+
+    async def enqueue_job(
+        self, request: queue_service_pb2.EnqueueRequest, *, metadata: Metadata = ()
+    ) -> queue_service_pb2.Job:
+        """Enqueue's job, coalesced."""
+        if not self._coalesce:
+            return await self._enqueue_one(request, metadata)
+        return await self._enqueues.call(_credentials(metadata), (request, metadata))
+
+    async def _enqueue_one(
+        self, request: queue_service_pb2.EnqueueRequest, metadata: Metadata
+    ) -> queue_service_pb2.Job:
+        return (await self.call(self.queue.Enqueue, request, metadata=metadata)).job
+
+    async def _send_enqueues(
+        self, credentials: Metadata, items: list[tuple[queue_service_pb2.EnqueueRequest, Metadata]]
+    ) -> list[Any]:
+        if len(items) == 1:
+            return [await self._enqueue_one(*items[0])]
+        request = queue_service_pb2.EnqueueBatchRequest(jobs=[job for job, _ in items])
+        try:
+            answer = await self.call(
+                self.queue.EnqueueBatch, request, metadata=_batch_metadata(credentials, items)
+            )
+        except PlinthError as error:
+            if error.grpc_code not in REFUSALS:
+                raise
+            return await asyncio.gather(
+                *(self._enqueue_one(job, metadata) for job, metadata in items),
+                return_exceptions=True,
+            )
+        return list(answer.jobs)
 
     async def enqueue_batch(
         self, topic: str, payloads: Sequence[Any], *, delay_ms: int = 0, max_attempts: int = 0

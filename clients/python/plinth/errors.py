@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from google.rpc import error_details_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 # Used when a status carries no ErrorInfo (transport errors, deadlines).
@@ -22,6 +22,8 @@ _FROM_GRPC = {
     grpc.StatusCode.DEADLINE_EXCEEDED: "UNAVAILABLE",
 }
 
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 _TRANSPORT_MESSAGES = {
     grpc.StatusCode.UNAVAILABLE: "Plinth core is unreachable; retry later",
@@ -65,9 +67,7 @@ class PlinthError(Exception):
     @classmethod
     def from_rpc(cls, error: grpc.RpcError) -> PlinthError:
         grpc_code = error.code()
-        code = _FROM_GRPC.get(grpc_code, "INTERNAL")
         message = error.details() or grpc_code.name.lower()
-        details: list[dict[str, Any]] = []
         try:
             status = rpc_status.from_call(error)
         except ValueError:
@@ -75,6 +75,21 @@ class PlinthError(Exception):
         if status is None and grpc_code in _TRANSPORT_MESSAGES:
             # gRPC's own text names addresses and internals; say what it means instead.
             message = _TRANSPORT_MESSAGES[grpc_code]
+        return cls._from(grpc_code, message, status)
+
+    @classmethod
+    def from_status(cls, data: bytes) -> PlinthError:
+        """From a serialized google.rpc.Status (a batch answer's error for one item)."""
+        status = status_pb2.Status.FromString(data)
+        grpc_code = _CODES.get(status.code, grpc.StatusCode.UNKNOWN)
+        return cls._from(grpc_code, status.message or grpc_code.name.lower(), status)
+
+    @classmethod
+    def _from(
+        cls, grpc_code: grpc.StatusCode, message: str, status: status_pb2.Status | None
+    ) -> PlinthError:
+        code = _FROM_GRPC.get(grpc_code, "INTERNAL")
+        details: list[dict[str, Any]] = []
         for any_detail in status.details if status else ():
             if any_detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
                 info = error_details_pb2.ErrorInfo()

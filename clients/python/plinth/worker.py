@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 
 from plinth.client import AsyncClient
+from plinth.coalesce import Coalescer
 from plinth.errors import PlinthError
 from plinth.v1 import queue_service_pb2 as pb
 
@@ -68,51 +69,30 @@ class Fail(Exception):
 Handler = Callable[[Job], Awaitable[Any]]
 
 
-class _Acker:
-    """Acks through AckBatch: while one call is in flight, the next acks gather, so a busy
-    worker sends one call for many jobs and an idle one still acks each job at once."""
+def _acker(client: AsyncClient) -> Coalescer:
+    """Acks through AckBatch: the acks that gather while one call is in flight go in the
+    next, so a busy worker sends one call for many jobs and an idle one acks at once."""
 
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
-        self._pending: list[tuple[pb.AckRequest, asyncio.Future]] = []
-        self._flushing = False
-        self._flusher: asyncio.Task | None = None
-
-    async def ack(self, job: Job, result: Any) -> None:
-        request = pb.AckRequest(
-            id=job.id, lease_id=job.lease_id, result=b"" if result is None else orjson.dumps(result)
+    async def send(_: object, jobs: list[tuple[Job, Any]]) -> list[Any]:
+        request = pb.AckBatchRequest(
+            acks=[
+                pb.AckRequest(
+                    id=job.id,
+                    lease_id=job.lease_id,
+                    result=b"" if result is None else orjson.dumps(result),
+                )
+                for job, result in jobs
+            ]
         )
-        done = asyncio.get_running_loop().create_future()
-        self._pending.append((request, done))
-        if not self._flushing:
-            self._flushing = True
-            self._flusher = asyncio.create_task(self._flush())
-        await done
+        refused = set((await client.call(client.queue.AckBatch, request)).refused_ids)
+        return [
+            PlinthError("CONFLICT", f"job {job.id!r}: the lease is no longer valid")
+            if job.id in refused
+            else None
+            for job, _ in jobs
+        ]
 
-    async def _flush(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending[:MAX_ACK_BATCH], self._pending[MAX_ACK_BATCH:]
-                request = pb.AckBatchRequest(acks=[ack for ack, _ in batch])
-                try:
-                    answer = await self._client.call(self._client.queue.AckBatch, request)
-                except PlinthError as exc:
-                    for _, done in batch:
-                        if not done.done():  # its handler may have been cancelled
-                            done.set_exception(exc)
-                    continue
-                refused = set(answer.refused_ids)
-                for ack, done in batch:
-                    if done.done():
-                        continue
-                    if ack.id in refused:
-                        done.set_exception(
-                            PlinthError("CONFLICT", f"job {ack.id!r}: the lease is no longer valid")
-                        )
-                    else:
-                        done.set_result(None)
-        finally:
-            self._flushing = False
+    return Coalescer(send, max_items=MAX_ACK_BATCH)
 
 
 class Worker:
@@ -145,7 +125,7 @@ class Worker:
     async def run(self, client: AsyncClient) -> None:
         """Take and process jobs until stop() (or cancellation, which also shuts down)."""
         self._stopping = asyncio.Event()
-        self._acker = _Acker(client) if self.batch_acks else None
+        self._acker = _acker(client) if self.batch_acks else None
         reader = asyncio.create_task(self._read(client))
         stopping = asyncio.create_task(self._stopping.wait())
         try:
@@ -209,7 +189,7 @@ class Worker:
                 await client.nack(job.id, job.lease_id, f"{type(exc).__name__}: {exc}")
             else:
                 if self._acker is not None:
-                    await self._acker.ack(job, result)
+                    await self._acker.call((), (job, result))
                 else:
                     await client.ack(job.id, job.lease_id, result)
         except PlinthError as exc:

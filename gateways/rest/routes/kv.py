@@ -16,7 +16,7 @@ import orjson
 from plinth.v1 import kv_service_pb2 as pb
 from sanic import Blueprint, HTTPResponse, Request
 
-from gateways.core_client import call
+from gateways.core_client import call, key_entry
 from gateways.rest import params, render
 from gateways.rest.errors import bad_request
 
@@ -59,8 +59,7 @@ async def list_keys(request: Request) -> HTTPResponse:
 
 
 async def get_key(request: Request, key: str) -> HTTPResponse:
-    answer = await call(request, "kv", "GetKey", pb.GetKeyRequest(key=key))
-    return render.data(_entry(answer.entry))
+    return render.data(_entry(await key_entry(request, key)))
 
 
 async def set_key(request: Request, key: str) -> HTTPResponse:

@@ -9,7 +9,7 @@ from plinth.jobs import job_to_dict
 from plinth.v1 import queue_service_pb2 as pb
 from sanic import Blueprint, HTTPResponse, Request
 
-from gateways.core_client import call, core_metadata
+from gateways.core_client import call, core_metadata, enqueue_job
 from gateways.rest import render
 from gateways.rest.errors import bad_request
 from gateways.rest.params import INT32_MAX, INT64_MAX, integer, query_args
@@ -62,8 +62,7 @@ async def enqueue(request: Request, topic: str) -> HTTPResponse:
         delay_ms=_int(body, "delay_ms"),
         max_attempts=_int(body, "max_attempts", INT32_MAX),
     )
-    answer = await call(request, "queue", "Enqueue", message)
-    return render.value(job_to_dict(answer.job, raw=True), status=201)
+    return render.value(job_to_dict(await enqueue_job(request, message), raw=True), status=201)
 
 
 @bp.get("/jobs/<job_id>")
