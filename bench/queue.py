@@ -1,0 +1,190 @@
+"""Queue and key-value throughput in one run: enqueue-and-process end to end over gRPC
+with 1, 4 and 16 worker slots, then the key-value GET/SET section of bench/kv.py (REST
+and gRPC against the same SQL through psycopg).
+
+    .venv/bin/python bench/queue.py [--jobs 6000] [--producers 8] [--kv-duration 8] [--json]
+
+For each slot count, producers enqueue --jobs jobs, one job per enqueue() call, while one
+worker (plinth.worker on the Subscribe stream, --slots jobs in flight) acks each job.
+"unary" sends each enqueue and each ack as its own RPC (Enqueue, Ack: what a client
+generated from the protos does by default); "coalesced" is the Python client's default,
+where the enqueues and acks that meet in flight share one EnqueueBatch / AckBatch call
+(plinth.coalesce). "batch" sends enqueue_batch() calls of 100 jobs. The figure is jobs/s
+from the first enqueue to the last ack. As a baseline, the same statements run through
+psycopg directly (enqueue, lease one, ack) from the same number of concurrent tasks.
+Producers, the worker and the load generator share this machine's CPUs with core and
+Postgres.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# Run as `python bench/queue.py`, this folder is first on sys.path, and this file would
+# shadow the standard library's `queue` for everything imported later (grpc and
+# concurrent.futures use it): load the standard one first.
+_bench = sys.path.pop(0)
+import queue  # noqa: F401
+
+sys.path.insert(0, _bench)
+
+import argparse
+import asyncio
+import json
+import os
+import time
+
+import kv
+import orjson
+from load import as_json, progress
+from plinth import AsyncClient
+from plinth.worker import Job, Worker
+from psycopg_pool import AsyncConnectionPool
+from stack import running_stack
+
+from core.queue import jobs as sql
+
+SLOTS = (1, 4, 16)
+
+
+async def grpc_case(
+    stack, topic: str, count: int, producers: int, slots: int, *, coalesce: bool, batch: int = 0
+) -> float:
+    """batch 0: one job per enqueue() and per ack, as separate RPCs (coalesce False) or
+    sharing calls when they meet in flight (coalesce True); else enqueue_batch() of
+    `batch` jobs. The clock stops when the worker has acked the last job."""
+    per_producer = count // producers
+    count = per_producer * producers
+    done = asyncio.Event()
+    seen = 0
+
+    async def handle(job: Job) -> None:
+        nonlocal seen
+        seen += 1
+        if seen >= count:
+            done.set()
+
+    async with (
+        AsyncClient(stack.core_addr, api_key=stack.admin_key, coalesce=coalesce) as producer,
+        AsyncClient(stack.core_addr, api_key=stack.admin_key) as consumer,
+    ):
+        await producer.enqueue("warmup")  # channels up before the clock starts
+        await consumer.queue_stats(topic)
+        worker = Worker(topic, handle, concurrency=slots, batch_acks=coalesce)
+        running = asyncio.create_task(worker.run(consumer))
+        start = time.perf_counter()
+
+        async def produce() -> None:
+            if batch:
+                for first in range(0, per_producer, batch):
+                    size = min(batch, per_producer - first)
+                    await producer.enqueue_batch(topic, [{"n": first + i} for i in range(size)])
+                return
+            for i in range(per_producer):
+                await producer.enqueue(topic, {"n": i})
+
+        await asyncio.gather(*(produce() for _ in range(producers)))
+        await done.wait()
+        worker.stop()
+        await running  # the running handlers finish, acks included
+        elapsed = time.perf_counter() - start
+    return count / elapsed
+
+
+async def sql_case(url: str, space: str, topic: str, count: int, tasks: int) -> float:
+    kwargs = {"autocommit": True}
+    async with AsyncConnectionPool(
+        url, min_size=tasks, max_size=tasks, kwargs=kwargs, open=False
+    ) as pool:
+        await pool.open(wait=True)
+        per_task = count // tasks
+        start = time.perf_counter()
+
+        async def one() -> None:
+            for i in range(per_task):
+                async with pool.connection() as conn:
+                    await conn.execute(sql.ENQUEUE, [space, topic, json.dumps({"n": i}), 5, 0])
+                    cur = await conn.execute(sql.LEASE, [30000, space, topic, 1])
+                    rows = await cur.fetchall()
+                    for row in rows:
+                        await conn.execute(sql.ACK, [None, row[0], space, row[6]])
+
+        await asyncio.gather(*(one() for _ in range(tasks)))
+        return per_task * tasks / (time.perf_counter() - start)
+
+
+async def space_of(url: str) -> str:
+    async with AsyncConnectionPool(url, min_size=1, max_size=1, open=False) as pool:
+        await pool.open(wait=True)
+        async with pool.connection() as conn:
+            cur = await conn.execute("SELECT space_id FROM plinth.jobs WHERE topic = 'warmup'")
+            return (await cur.fetchone())[0]
+
+
+async def queue_section(stack, args: argparse.Namespace) -> list[dict]:
+    results = []
+    for path, coalesce in (("unary", False), ("coalesced", True)):
+        for slots in SLOTS:
+            progress(f"queue {path}, {slots} slots")
+            rate = await grpc_case(
+                stack, f"{path}_{slots}", args.jobs, args.producers, slots, coalesce=coalesce
+            )
+            results.append({"path": path, "slots": slots, "jobs_per_s": round(rate)})
+    for slots in (16, 64):
+        progress(f"queue batch, {slots} slots")
+        rate = await grpc_case(
+            stack, f"batch_{slots}", args.jobs * 3, args.producers, slots, coalesce=True, batch=100
+        )
+        results.append({"path": "batch", "slots": slots, "jobs_per_s": round(rate)})
+    progress("queue SQL baseline")
+    url = stack.database_url()
+    rate = await sql_case(url, await space_of(url), "bench_sql", args.jobs, args.producers)
+    results.append({"path": "SQL", "slots": args.producers, "jobs_per_s": round(rate)})
+    return results
+
+
+def render_queue(results: list[dict], args: argparse.Namespace) -> str:
+    baseline = results[-1]["jobs_per_s"]
+    lines = [
+        f"{args.jobs} jobs, {args.producers} producers, one job per enqueue() and per ack"
+        " (batch: 100 per call)",
+        f"{'path':10} {'slots':>5} {'jobs/s':>8} {'vs SQL':>7}",
+    ]
+    for r in results:
+        ratio = r["jobs_per_s"] / baseline
+        lines.append(f"{r['path']:10} {r['slots']:>5} {r['jobs_per_s']:>8} {ratio:>7.2f}")
+    best = max(r["jobs_per_s"] for r in results if r["path"] == "coalesced")
+    lines.append(f"target: >= 1,000 jobs/s with one job per enqueue and per ack (got {best:,})")
+    return "\n".join(lines)
+
+
+async def main(args: argparse.Namespace) -> None:
+    config = kv.parse_args(["--duration", str(args.kv_duration)])
+    pool = str(config.pool_size)
+    settings = {"PLINTH_DB_POOL_MIN": pool, "PLINTH_DB_POOL_MAX": pool}
+    progress("starting core and the REST gateway (embedded PostgreSQL, temporary data dir)")
+    with running_stack(**settings) as stack:
+        queue_results = await queue_section(stack, args)
+        kv_results = await kv.kv_section(stack, config)
+    cpus = os.cpu_count() or 1
+    if args.json:
+        print(
+            json.dumps(
+                {"queue": queue_results, "kv": orjson.loads(as_json(kv_results, config, cpus))}
+            )
+        )
+        return
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{cpus} CPUs, load {load}\n")
+    print(render_queue(queue_results, args))
+    print()
+    print(kv.render(kv_results, config, cpus))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=6000, help="jobs per queue case")
+    parser.add_argument("--producers", type=int, default=8, help="concurrent enqueuers")
+    parser.add_argument("--kv-duration", type=float, default=8.0, help="seconds per KV case")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    asyncio.run(main(parser.parse_args()))
