@@ -18,6 +18,7 @@ class Settings:
     pool_min: int
     pool_max: int
     max_body_bytes: int
+    max_batch_mutation: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -32,6 +33,7 @@ class Settings:
             pool_min=int(env.get("PLINTH_DB_POOL_MIN", "2")),
             pool_max=int(env.get("PLINTH_DB_POOL_MAX", "16")),
             max_body_bytes=int(env.get("PLINTH_MAX_BODY_BYTES", str(10 * 1024 * 1024))),
+            max_batch_mutation=int(env.get("PLINTH_MAX_BATCH_MUTATION", "1000")),
         )
 
 

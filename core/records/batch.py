@@ -9,7 +9,6 @@ back too, so a failed batch writes nothing.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,8 +26,6 @@ from core.schema.model import CollectionSpec
 
 MAX_BATCH = 1000
 MAX_BULK = 500
-# Rows one update or delete by filter may change (PLINTH_MAX_BATCH_MUTATION).
-MAX_BATCH_MUTATION = int(os.environ.get("PLINTH_MAX_BATCH_MUTATION", "1000"))
 
 Statement = tuple[str, dict[str, Any]]
 # (connection, indexes of statements whose row was missing) -> item errors by index

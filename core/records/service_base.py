@@ -1,0 +1,81 @@
+"""What RecordService's single-record calls (core/records/service.py) and its batch,
+bulk and by-filter calls (core/records/bulk_service.py) share: the servicer's state,
+the collection a request names, and the link and miss helpers of a write."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from psycopg_pool import AsyncConnectionPool
+
+from core.auth.principal import current
+from core.errors import Code, PlinthError, not_found
+from core.records import links, writes
+from core.records.values import UNKNOWN_FIELD, check_id
+from core.schema.cache import SchemaCache
+from core.schema.model import CollectionSpec, SpaceSchema
+
+
+class RecordServiceBase:
+    """The state of RecordServicer and the lookups of every one of its handlers."""
+
+    def __init__(
+        self, pool: AsyncConnectionPool, cache: SchemaCache, *, max_batch_mutation: int
+    ) -> None:
+        self._pool = pool
+        self._cache = cache
+        # Rows one update or delete by filter may change (PLINTH_MAX_BATCH_MUTATION).
+        self._max_batch_mutation = max_batch_mutation
+
+    async def _target(self, name: str) -> tuple[SpaceSchema, CollectionSpec]:
+        space_id = current().space_id
+        collection = await self._cache.collection(space_id, name)
+        return await self._cache.space(space_id), collection
+
+    async def _checked_with(self, name: str, check: Callable[[CollectionSpec], Any]):
+        space, collection = await self._target(name)
+        try:
+            return space, collection, check(collection)
+        except PlinthError as exc:
+            if not any(v.reason == UNKNOWN_FIELD for v in exc.violations):
+                raise
+        space, collection = await self._fresh(space, name)
+        return space, collection, check(collection)
+
+    async def _fresh(self, space: SpaceSchema, name: str) -> tuple[SpaceSchema, CollectionSpec]:
+        space = await self._cache.space(space.space_id, fresh=True)
+        collection = space.collections.get(name)
+        if collection is None:
+            raise not_found(f"no collection named {name!r}")
+        return space, collection
+
+
+def request_id(value: Any) -> str:
+    """A record id named by a request (or a batch item), checked."""
+    try:
+        return check_id(value)
+    except ValueError as exc:
+        raise PlinthError(Code.BAD_REQUEST, f"id {exc}") from None
+
+
+async def apply_links(conn, space: SpaceSchema, collection: CollectionSpec, changes) -> None:
+    """Link changes of one record; a missing target refuses the write (and rolls it back)."""
+    failed = await links.apply(conn, space.schema_name, collection, changes)
+    if failed:
+        raise next(iter(failed.values()))
+
+
+async def miss_error(conn, space, collection, record_id: str, expected: int) -> PlinthError:
+    """Why a guarded write found no row: a stale version, or no such record."""
+    if expected:
+        cur = await conn.execute(*writes.live_version(space.schema_name, collection, record_id))
+        found = await cur.fetchone()
+        if found is not None:
+            return PlinthError(
+                Code.PRECONDITION_FAILED,
+                f"record {record_id!r} is at version {found[0]}, not {expected}",
+                status=grpc.StatusCode.ABORTED,
+            )
+    return not_found(f"no record {record_id!r} in {collection.name!r}")
