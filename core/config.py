@@ -19,6 +19,7 @@ class Settings:
     pool_max: int
     max_body_bytes: int
     max_batch_mutation: int
+    import_id_buffer: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -34,6 +35,7 @@ class Settings:
             pool_max=int(env.get("PLINTH_DB_POOL_MAX", "16")),
             max_body_bytes=int(env.get("PLINTH_MAX_BODY_BYTES", str(10 * 1024 * 1024))),
             max_batch_mutation=int(env.get("PLINTH_MAX_BATCH_MUTATION", "1000")),
+            import_id_buffer=int(env.get("PLINTH_IMPORT_ID_BUFFER", "10000")),
         )
 
 

@@ -91,7 +91,12 @@ async def start_core(settings: Settings, addr: str | None = None) -> Core:
         options=SERVER_OPTIONS,
     )
     schema_service_pb2_grpc.add_SchemaServiceServicer_to_server(SchemaServicer(pool, cache), server)
-    records = RecordServicer(pool, cache, max_batch_mutation=settings.max_batch_mutation)
+    records = RecordServicer(
+        pool,
+        cache,
+        max_batch_mutation=settings.max_batch_mutation,
+        import_id_buffer=settings.import_id_buffer,
+    )
     record_service_pb2_grpc.add_RecordServiceServicer_to_server(records, server)
     # Leases, acks and nacks commit without waiting for the WAL flush: losing one in a
     # crash only means a job is delivered again (at-least-once holds). Enqueues do wait.

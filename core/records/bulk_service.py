@@ -203,7 +203,9 @@ class BulkHandlers(RecordServiceBase):
         if first is None:
             raise PlinthError(Code.BAD_REQUEST, "an import needs at least one message")
         space, collection = await self._target(first.collection)
-        return await import_records(self._pool, space, collection, first, request_iterator)
+        return await import_records(
+            self._pool, space, collection, first, request_iterator, self._import_id_buffer
+        )
 
 
 def _object(item: Any) -> dict[str, Any]:

@@ -22,12 +22,19 @@ class RecordServiceBase:
     """The state of RecordServicer and the lookups of every one of its handlers."""
 
     def __init__(
-        self, pool: AsyncConnectionPool, cache: SchemaCache, *, max_batch_mutation: int
+        self,
+        pool: AsyncConnectionPool,
+        cache: SchemaCache,
+        *,
+        max_batch_mutation: int,
+        import_id_buffer: int,
     ) -> None:
         self._pool = pool
         self._cache = cache
         # Rows one update or delete by filter may change (PLINTH_MAX_BATCH_MUTATION).
         self._max_batch_mutation = max_batch_mutation
+        # Rows with an id an import holds in memory (PLINTH_IMPORT_ID_BUFFER).
+        self._import_id_buffer = import_id_buffer
 
     async def _target(self, name: str) -> tuple[SpaceSchema, CollectionSpec]:
         space_id = current().space_id

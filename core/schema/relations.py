@@ -100,8 +100,11 @@ def dependents(collections: dict[str, CollectionSpec], name: str, field: str | N
 
 
 def refuse_if_used(used: list[str], what: str) -> None:
-    if used:
+    if len(used) == 1:
         raise conflict(f"{what} is used by the relation field {used[0]}; change that first")
+    if used:
+        names = ", ".join(sorted(used))
+        raise conflict(f"{what} is used by the relation fields {names}; change those first")
 
 
 # --- DDL ---------------------------------------------------------------------------
