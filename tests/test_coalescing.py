@@ -43,6 +43,35 @@ def test_a_lone_call_leaves_at_once_and_calls_meeting_in_flight_share_the_next()
     assert batches == [[1], [2, 3, 4, 5, 6, 7]]
 
 
+def test_with_two_in_flight_a_second_call_leaves_while_the_first_is_out() -> None:
+    batches: list[list[int]] = []
+    running = 0
+    most = 0
+
+    async def send(key, items):
+        nonlocal running, most
+        batches.append(items)
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+        return items
+
+    async def run() -> list[int]:
+        coalescer = Coalescer(send, max_items=100, in_flight=2)
+        first = asyncio.create_task(coalescer.call("k", 1))
+        await asyncio.sleep(0.001)
+        second = asyncio.create_task(coalescer.call("k", 2))
+        await asyncio.sleep(0.001)
+        rest = [asyncio.create_task(coalescer.call("k", n)) for n in range(3, 9)]
+        return await asyncio.gather(first, second, *rest)
+
+    assert asyncio.run(run()) == list(range(1, 9))
+    assert batches[:2] == [[1], [2]]
+    assert sorted(n for batch in batches[2:] for n in batch) == list(range(3, 9))
+    assert most == 2
+
+
 def test_batches_respect_item_and_byte_limits_and_keys_never_mix() -> None:
     batches: list[tuple[str, list[bytes]]] = []
 

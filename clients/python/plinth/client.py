@@ -107,7 +107,9 @@ class AsyncClient:
         )
         self._timeout = timeout
         self._coalesce = coalesce
-        self._key_lookups = Coalescer(self._send_key_lookups, max_items=MAX_BATCH)
+        # Two lookups in flight: a cached read is cheap next to its round trip, so the
+        # gateway and core keep each other busy (one batch at a time left both idle by turns).
+        self._key_lookups = Coalescer(self._send_key_lookups, max_items=MAX_BATCH, in_flight=2)
         self._enqueues = Coalescer(
             self._send_enqueues,
             max_items=MAX_BATCH,

@@ -19,21 +19,29 @@ Send = Callable[[Hashable, list[Item]], Awaitable[list[Outcome]]]
 
 class Coalescer(Generic[Item]):
     """`send(key, items)` makes one batch call and returns one outcome per item, in order;
-    an exception it raises belongs to every item of that batch."""
+    an exception it raises belongs to every item of that batch.
 
-    def __init__(self, send: Send, *, max_items: int, max_bytes: int = 0, size=len) -> None:
+    `in_flight` batch calls of a key may run at once: more than one keeps both ends busy
+    when the calls are cheap next to a round trip (with one, the client idles while core
+    works and the other way round), at the price of smaller batches."""
+
+    def __init__(
+        self, send: Send, *, max_items: int, max_bytes: int = 0, size=len, in_flight: int = 1
+    ) -> None:
         self._send = send
         self._max_items = max_items
         self._max_bytes = max_bytes  # 0: no limit; else a batch holds at least one item
         self._size = size
+        self._in_flight = in_flight
         self._waiting: dict[Hashable, list[tuple[Item, asyncio.Future]]] = {}
-        self._senders: dict[Hashable, asyncio.Task] = {}
+        self._senders: dict[Hashable, set[asyncio.Task]] = {}
 
     async def call(self, key: Hashable, item: Item) -> Any:
         future = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(key, []).append((item, future))
-        if key not in self._senders:
-            self._senders[key] = asyncio.create_task(self._send_all(key))
+        senders = self._senders.setdefault(key, set())
+        if len(senders) < self._in_flight:
+            senders.add(asyncio.create_task(self._send_all(key)))
         return await future
 
     def _next_batch(self, key: Hashable) -> list[tuple[Item, asyncio.Future]]:
@@ -65,6 +73,11 @@ class Coalescer(Generic[Item]):
                     else:
                         future.set_result(outcome)
         finally:
-            del self._senders[key]
-            for _, future in batch + self._waiting.pop(key, []):
+            senders = self._senders[key]
+            senders.discard(asyncio.current_task())
+            left = []
+            if not senders:  # the last sender of the key
+                del self._senders[key]
+                left = self._waiting.pop(key, [])
+            for _, future in batch + left:
                 future.cancel()  # only when this task was cancelled: the rest are done
