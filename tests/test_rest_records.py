@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -322,3 +324,27 @@ def test_credentials_on_rest(stack, products: str) -> None:
 def test_body_over_the_limit_is_413(rest: httpx.Client, products: str) -> None:
     response = rest.post(f"/api/v1/{products}", content=b'{"name": "' + b"x" * (11 * 2**20) + b'"}')
     assert response.status_code == 413 and error_code(response) == "PAYLOAD_TOO_LARGE"
+
+
+@pytest.mark.parametrize("mode", ["strict", "flexible"])
+def test_fields_named_like_the_compilers_aliases_read_back_as_records(
+    rest: httpx.Client, name: str, mode: str
+) -> None:
+    """Field names that the SQL uses as row aliases elsewhere (x, r, j, t, y, e, w, v,
+    page) are just fields: every read and export still gives whole records."""
+    names = ["x", "r", "j", "t", "y", "e", "w", "v", "page", "k"]
+    fields = [{"name": n, "type": "integer"} for n in names]
+    body = {"name": name, "mode": mode, "fields": fields}
+    assert rest.post("/api/v1/schema/collections", json=body).status_code == 201
+    record = {n: i for i, n in enumerate(names)}
+    created = rest.post(f"/api/v1/{name}", json=record).json()["data"]
+    assert {n: created[n] for n in names} == record
+    got = rest.get(f"/api/v1/{name}/{created['id']}").json()["data"]
+    listed = rest.get(f"/api/v1/{name}").json()["data"]
+    cursor = rest.get(f"/api/v1/{name}", params={"cursor": ""}).json()["data"]
+    chosen = rest.get(f"/api/v1/{name}", params={"fields": "x,r,j"}).json()["data"]
+    exported = rest.get(f"/api/v1/{name}/export", params={"format": "ndjson"}).text
+    for answer in (got, *listed, *cursor):
+        assert {n: answer[n] for n in names} == record
+    assert chosen == [{"id": created["id"], "x": 0, "r": 1, "j": 2}]
+    assert [{n: r[n] for n in names} for r in map(json.loads, exported.splitlines())] == [record]

@@ -14,6 +14,7 @@ from core.query.compile.filters import (
 )
 from core.query.compile.order import never_null, order_sql
 from core.query.compile.output import (
+    ROW,
     all_columns,
     row_source,
     selected_value,
@@ -59,8 +60,8 @@ def export(
             return sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER)").format(query)
         rows, _, _ = row_source(collection, selection, bind)
         whole = whole_flexible(collection, selection)
-        record = sql.SQL("x.j" if whole else "row_to_json(x)")
-        query = sql.SQL("SELECT {}::text FROM (SELECT {} {}) x").format(record, rows, source)
+        record = sql.SQL("{}.j" if whole else "row_to_json({})").format(ROW)
+        query = sql.SQL("SELECT {}::text FROM (SELECT {} {}) {}").format(record, rows, source, ROW)
         # JSON text has no raw control characters, so with these separators CSV mode
         # never quotes: each line is the record's JSON exactly (text mode would escape \).
         return sql.SQL(

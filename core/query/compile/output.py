@@ -24,6 +24,12 @@ from core.schema.model import EXTRA_COLUMN, MANY_TO_ONE, CollectionSpec
 PAIRS_PER_CALL = 50
 
 
+# The alias of a subquery whose whole row becomes JSON: unquoted, a field of the same name
+# would win over the row (`row_to_json(x)` of a collection with a field `x`), and no field
+# name can hold a `$`.
+ROW = sql.Identifier("$row")
+
+
 def all_columns(collection: CollectionSpec) -> tuple[Column, ...]:
     return all_fields(collection)
 
@@ -105,24 +111,25 @@ def record_json(
     columns = _columns(collection, selection)
     if whole_flexible(collection, selection):
         return _merged_with_extra(columns, bind, alias)
-    return sql.SQL("(SELECT row_to_json(r) FROM (SELECT {}) r)").format(
-        _select_list(columns, bind, alias)
+    return sql.SQL("(SELECT row_to_json({row}) FROM (SELECT {}) {row})").format(
+        _select_list(columns, bind, alias), row=ROW
     )
 
 
 def row_source(
     collection: CollectionSpec, selection: Selection | None, bind: Binder
 ) -> tuple[sql.Composable, sql.Composable, sql.Composable]:
-    """(select list of an inner query, its output columns, the JSON of one output row `x`)."""
+    """(select list of an inner query, its output columns, the JSON of one of its output
+    rows, when the inner query is aliased ROW)."""
     columns = _columns(collection, selection)
     if whole_flexible(collection, selection):
         return (
             sql.SQL("{} AS j").format(_merged_with_extra(columns, bind, "t")),
             sql.SQL("j"),
-            sql.SQL("x.j"),
+            sql.SQL("{}.j").format(ROW),
         )
     names = sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
-    return _select_list(columns, bind, "t"), names, sql.SQL("x")
+    return _select_list(columns, bind, "t"), names, ROW
 
 
 def _nested_sql(nested: Nested, bind: Binder | None, alias: str) -> sql.Composable:

@@ -16,7 +16,13 @@ from core.query.compile.filters import (
     where_values,
 )
 from core.query.compile.order import keys_sql, keyset_sql, never_null, order_sql
-from core.query.compile.output import record_json, row_source, selection_shape, selection_values
+from core.query.compile.output import (
+    ROW,
+    record_json,
+    row_source,
+    selection_shape,
+    selection_values,
+)
 from core.query.compile.params import Binder, Statement, cached, numbered
 from core.query.plan import PlannedNode, Selection
 from core.schema.model import CollectionSpec
@@ -90,12 +96,13 @@ def select_page(schema_name: str, collection: CollectionSpec, page: Page) -> Sta
             "SELECT {rows}, {keys} AS {k} FROM {source} WHERE {where}{keyset} {order}"
             " LIMIT {limit} + 1 OFFSET {offset}) "
             "SELECT (SELECT coalesce(json_agg({row_json}), '[]')"
-            " FROM (SELECT {names} FROM page LIMIT {limit}) x)::text,"
+            " FROM (SELECT {names} FROM page LIMIT {limit}) {row})::text,"
             " (SELECT count(*) FROM page) > {limit},"
             " (SELECT json_agg(y.{k}) FROM (SELECT {k} FROM page LIMIT {limit}) y)::text,"
             " {total}"
         ).format(
             rows=rows,
+            row=ROW,
             keys=keys_sql(exprs),
             k=KEYS,
             source=source,
