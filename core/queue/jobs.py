@@ -68,12 +68,16 @@ FROM (SELECT j.*, v.n AS position FROM j JOIN v ON v.id = j.id) AS j
 ORDER BY j.position
 """
 
+# Acks and nacks find their job by id. They say `(status = 'leased') IS TRUE`, which
+# does not imply jobs_leasable's predicate as `status = 'leased'` would: on a table without
+# statistics yet, the planner took that index and read every due job of the space (the
+# whole backlog) per ack, instead of looking the ids up in the primary key.
 ACK_BATCH = """
 UPDATE plinth.jobs j SET status = 'done', result = v.result::jsonb, lease_id = NULL,
   updated_at = now()
 FROM unnest(%s::text[], %s::uuid[], %s::text[]) AS v(id, lease, result)
-WHERE j.id = v.id AND j.space_id = %s AND j.lease_id = v.lease AND j.status = 'leased'
-  AND j.run_at > now()
+WHERE j.id = v.id AND j.space_id = %s AND j.lease_id = v.lease
+  AND (j.status = 'leased') IS TRUE AND j.run_at > now()
 RETURNING j.id
 """
 
@@ -108,14 +112,18 @@ RETURNING {COLUMNS}
 """
 
 # When the topic next has something leasable (a delay, a retry or a lease expiring).
+# The first entry of jobs_leasable, read in index order: written as min(run_at), the
+# planner (without statistics yet) read every due job of the topic to find it.
 NEXT_DUE = """
-SELECT min(run_at) FROM plinth.jobs
+SELECT run_at FROM plinth.jobs
 WHERE space_id = %s AND topic = %s AND status IN ('queued', 'leased', 'failed')
+ORDER BY run_at LIMIT 1
 """
 
 ACK = f"""
 UPDATE plinth.jobs SET status = 'done', result = %s::jsonb, lease_id = NULL, updated_at = now()
-WHERE id = %s AND space_id = %s AND lease_id = %s AND status = 'leased' AND run_at > now()
+WHERE id = %s AND space_id = %s AND lease_id = %s AND (status = 'leased') IS TRUE
+  AND run_at > now()
 RETURNING {COLUMNS}
 """
 
@@ -132,8 +140,8 @@ WITH j AS (
                least(3600, power(2, greatest(attempts - 1, 0))) * (0.75 + random() * 0.5))
              END,
     updated_at = now()
-  WHERE id = %(id)s AND space_id = %(space)s AND lease_id = %(lease)s AND status = 'leased'
-    AND run_at > now()
+  WHERE id = %(id)s AND space_id = %(space)s AND lease_id = %(lease)s
+    AND (status = 'leased') IS TRUE AND run_at > now()
   RETURNING *
 )
 SELECT {COLUMNS}, CASE WHEN j.status = 'failed' THEN {_NOTIFY} END FROM j

@@ -94,8 +94,8 @@ class Queue:
         return [jobs.to_job(r) for r in rows if r[3] == "leased"]
 
     async def next_due(self, space: str, topic: str) -> float | None:
-        (due,) = await self._one(jobs.NEXT_DUE, [space, topic])
-        return due.timestamp() if due is not None else None
+        row = await self._one(jobs.NEXT_DUE, [space, topic])
+        return row[0].timestamp() if row is not None else None
 
     async def lease_waiting(
         self, space: str, topic: str, count: int, visibility_ms: int, wait_ms: int
