@@ -40,7 +40,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
-	$(BIN)/python bench/crud.py
+	$(BIN)/python -m bench.crud
 
 clean:
 	rm -rf $(VENV) clients/python/plinth/v1 .pytest_cache

@@ -2,7 +2,7 @@
 the same SQL through psycopg directly, in one run. Prints req/s, latency and the ratios
 REST/SQL and gRPC/SQL per operation, plus CPU per request of each process.
 
-    .venv/bin/python bench/crud.py [--concurrency 32] [--duration 8] [--json]
+    .venv/bin/python -m bench.crud [--concurrency 32] [--duration 8] [--json]
 
 The load generator is one asyncio process on the same machine as the servers, so each path
 shares the CPUs with it: the numbers say what the layers cost on this box, not over a network.
@@ -24,7 +24,12 @@ import grpc
 import httpx
 import orjson
 import psycopg
-from load import (
+from plinth.v1 import record_service_pb2 as pb
+from plinth.v1 import record_service_pb2_grpc as rpc
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+
+from bench.load import (
     CALL_TIMEOUT,
     NOTE,
     RestPool,
@@ -39,12 +44,7 @@ from load import (
     space_id,
     throughput_table,
 )
-from plinth.v1 import record_service_pb2 as pb
-from plinth.v1 import record_service_pb2_grpc as rpc
-from psycopg import sql
-from psycopg_pool import AsyncConnectionPool
-from stack import Stack, machine_busy_seconds, running_stack
-
+from bench.stack import Stack, machine_busy_seconds, running_stack
 from core.db.pool import open_pool
 from core.query.compile import select_one
 from core.records.values import check_record

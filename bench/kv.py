@@ -2,7 +2,7 @@
 the same SQL through psycopg directly, in one run. Prints req/s, latency, the ratios
 REST/SQL and gRPC/SQL per operation, and CPU per request of each process.
 
-    .venv/bin/python bench/kv.py [--concurrency 32] [--duration 8] [--keys 10000]
+    .venv/bin/python -m bench.kv [--concurrency 32] [--duration 8] [--keys 10000]
                                  [--cache-ttl 60] [--redis redis://127.0.0.1:6379/0] [--json]
 
 GETs pick random keys among the seeded ones, so after the warm-up core answers most of
@@ -26,7 +26,10 @@ from urllib.parse import quote
 
 import grpc
 import orjson
-from load import (
+from plinth.v1 import kv_service_pb2 as pb
+from plinth.v1 import kv_service_pb2_grpc as rpc
+
+from bench.load import (
     CALL_TIMEOUT,
     NOTE,
     RestPool,
@@ -40,10 +43,7 @@ from load import (
     space_id,
     throughput_table,
 )
-from plinth.v1 import kv_service_pb2 as pb
-from plinth.v1 import kv_service_pb2_grpc as rpc
-from stack import Stack, machine_busy_seconds, running_stack
-
+from bench.stack import Stack, machine_busy_seconds, running_stack
 from core.db.pool import open_pool
 from core.kv import store
 

@@ -3,7 +3,7 @@ and a whole-collection export, each through the REST gateway and the same SQL th
 directly, in one run. Prints req/s, latency, the ratio REST/SQL per case next to the targets,
 export rows/s of both paths, and CPU per request of each process.
 
-    .venv/bin/python bench/query.py [--rows 100000] [--concurrency 16] [--duration 8] [--json]
+    .venv/bin/python -m bench.query [--rows 100000] [--concurrency 16] [--duration 8] [--json]
 
 The load generator is one asyncio process on the same machine as the servers, so each path
 shares the CPUs with it: the numbers say what the layers cost on this box, not over a network.
@@ -29,7 +29,11 @@ import httpx
 import orjson
 import psycopg
 from google.protobuf import struct_pb2
-from load import (
+from plinth.v1 import query_pb2
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+
+from bench.load import (
     RestPool,
     Result,
     check_connections,
@@ -40,11 +44,7 @@ from load import (
     space_id,
     throughput_table,
 )
-from plinth.v1 import query_pb2
-from psycopg import sql
-from psycopg_pool import AsyncConnectionPool
-from stack import Stack, machine_busy_seconds, running_stack
-
+from bench.stack import Stack, machine_busy_seconds, running_stack
 from core.db.pool import open_pool
 from core.query import ast, compile, plan
 from core.schema.cache import load_space

@@ -3,7 +3,7 @@ the REST gateway and the same answer from hand-written SQL through psycopg, in o
 Prints req/s, latency, the ratio REST/SQL next to the target, and CPU per request of each
 process.
 
-    .venv/bin/python bench/relations.py [--authors 10000] [--posts 100000] [--tags 1000]
+    .venv/bin/python -m bench.relations [--authors 10000] [--posts 100000] [--tags 1000]
                                         [--concurrency 16] [--duration 8] [--explain] [--json]
 
 The data goes in through the REST API: authors and tags in batch creates with ids given,
@@ -26,7 +26,9 @@ from itertools import islice
 
 import orjson
 import psycopg
-from load import (
+from psycopg import sql
+
+from bench.load import (
     NOTE,
     RestPool,
     check_connections,
@@ -36,10 +38,8 @@ from load import (
     space_id,
     throughput_table,
 )
-from psycopg import sql
-from query import NOISY, Report, SqlPath, measure, others_share, ratios, same_answer
-from stack import Stack, running_stack
-
+from bench.query import NOISY, Report, SqlPath, measure, others_share, ratios, same_answer
+from bench.stack import Stack, running_stack
 from core.query import compile, plan
 from core.schema.cache import load_space
 

@@ -3,7 +3,7 @@ upserts through REST, an NDJSON import through gRPC (ImportRecords), and the bas
 psycopg COPY of the same rows into a plain table. Prints rows/s and the ratios
 batch/single and import/COPY.
 
-    .venv/bin/python bench/writes.py [--rows 1000000] [--singles 3000] [--batches 20]
+    .venv/bin/python -m bench.writes [--rows 1000000] [--singles 3000] [--batches 20]
                                      [--concurrency 16] [--json]
 """
 
@@ -21,11 +21,12 @@ import grpc
 import httpx
 import orjson
 import psycopg
-from load import HttpConnection
 from plinth.v1 import query_pb2
 from plinth.v1 import record_service_pb2 as pb
 from plinth.v1 import record_service_pb2_grpc as rpc
-from stack import Stack, running_stack
+
+from bench.load import HttpConnection
+from bench.stack import Stack, running_stack
 
 COLLECTION = "bench_writes"
 FIELDS = [

@@ -2,7 +2,7 @@
 with 1, 4 and 16 worker slots, then the key-value GET/SET section of bench/kv.py (REST
 and gRPC against the same SQL through psycopg).
 
-    .venv/bin/python bench/queue_kv.py [--jobs 6000] [--producers 8] [--kv-duration 8] [--json]
+    .venv/bin/python -m bench.queue [--jobs 6000] [--producers 8] [--kv-duration 8] [--json]
 
 For each slot count, producers enqueue --jobs jobs, one job per enqueue() call, while one
 worker (plinth.worker on the Subscribe stream, --slots jobs in flight) acks each job.
@@ -14,9 +14,6 @@ from the first enqueue to the last ack. As a baseline, the same statements run t
 psycopg directly (enqueue, lease one, ack) from the same number of concurrent tasks.
 Producers, the worker and the load generator share this machine's CPUs with core and
 Postgres.
-
-Not named queue.py: a script of that name would shadow the standard library's `queue`
-for every script in bench/ (their folder comes first on sys.path).
 """
 
 from __future__ import annotations
@@ -27,15 +24,15 @@ import json
 import os
 import time
 
-import kv
 import orjson
 import psycopg
-from load import as_json, progress
 from plinth import AsyncClient
 from plinth.worker import Job, Worker
 from psycopg_pool import AsyncConnectionPool
-from stack import running_stack
 
+from bench import kv
+from bench.load import as_json, progress
+from bench.stack import running_stack
 from core.queue import jobs as sql
 
 SLOTS = (1, 4, 16)
