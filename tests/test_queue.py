@@ -97,12 +97,25 @@ def test_expired_lease_is_conflict_and_redelivered(rest: httpx.Client, topic: st
     assert ok.status_code == 200
 
 
-def test_expired_lease_alone_is_conflict(rest: httpx.Client, topic: str) -> None:
+def test_expired_lease_alone_is_conflict_and_reads_as_failed(
+    rest: httpx.Client, topic: str
+) -> None:
     job = rest.post(f"/api/v1/queue/{topic}", json={"payload": 1}).json()["data"]
     [held] = rest.post(f"/api/v1/queue/{topic}/lease", json={"visibility_ms": 100}).json()["data"]
     time.sleep(0.3)
     late = rest.post(f"/api/v1/queue/jobs/{job['id']}/ack", json={"lease_id": held["lease_id"]})
     assert late.status_code == 409
+    # No worker holds it any more: it is due again, not "leased".
+    read = rest.get(f"/api/v1/queue/jobs/{job['id']}").json()["data"]
+    assert read["status"] == "failed" and read["last_error"] == "the lease expired"
+    assert read["lease_id"] is None and read["attempts"] == 1
+    stats = rest.get(f"/api/v1/queue/{topic}/stats").json()["data"]
+    assert (stats["leased"], stats["failed"], stats["dead"]) == (0, 1, 0)
+    [again] = rest.post(f"/api/v1/queue/{topic}/lease", json={}).json()["data"]
+    assert again["status"] == "leased" and again["attempts"] == 2
+    assert again["last_error"] == "the lease expired"
+    stats = rest.get(f"/api/v1/queue/{topic}/stats").json()["data"]
+    assert (stats["leased"], stats["failed"]) == (1, 0)
 
 
 def test_delayed_job_waits(rest: httpx.Client, topic: str) -> None:
@@ -169,7 +182,26 @@ def test_expiring_last_attempt_is_dead(rest: httpx.Client, topic: str) -> None:
     rest.post(f"/api/v1/queue/{topic}/lease", json={"visibility_ms": 100})
     time.sleep(0.3)
     assert rest.post(f"/api/v1/queue/{topic}/lease", json={}).json()["data"] == []
-    assert rest.get(f"/api/v1/queue/jobs/{job['id']}").json()["data"]["status"] == "dead"
+    dead = rest.get(f"/api/v1/queue/jobs/{job['id']}").json()["data"]
+    assert dead["status"] == "dead" and dead["last_error"] == "the lease expired"
+
+
+def test_expired_last_attempt_reads_as_dead_before_any_lease(
+    rest: httpx.Client, topic: str
+) -> None:
+    """With no worker left to lease the topic, the row still says leased; every read (the
+    job, stats, the dead list) and re-queue treat it as the dead job it is."""
+    jid = rest.post(f"/api/v1/queue/{topic}", json={"max_attempts": 1}).json()["data"]["id"]
+    rest.post(f"/api/v1/queue/{topic}/lease", json={"visibility_ms": 100})
+    time.sleep(0.3)
+    assert rest.get(f"/api/v1/queue/jobs/{jid}").json()["data"]["status"] == "dead"
+    stats = rest.get(f"/api/v1/queue/{topic}/stats").json()["data"]
+    assert (stats["leased"], stats["failed"], stats["dead"]) == (0, 0, 1)
+    assert [j["id"] for j in rest.get(f"/api/v1/queue/{topic}/dead").json()["data"]] == [jid]
+    requeued = rest.post(f"/api/v1/queue/jobs/{jid}/requeue").json()["data"]
+    assert requeued["status"] == "queued" and requeued["attempts"] == 0
+    [held] = rest.post(f"/api/v1/queue/{topic}/lease", json={}).json()["data"]
+    assert held["id"] == jid and held["attempts"] == 1
 
 
 @pytest.mark.parametrize(
@@ -197,7 +229,7 @@ def test_expiring_last_attempt_is_dead(rest: httpx.Client, topic: str) -> None:
         ("post", f"/api/v1/queue/jobs/{uuid.uuid4()}/nack", {"lease_id": "x"}, 404),
         ("post", f"/api/v1/queue/jobs/{uuid.uuid4()}/requeue", None, 404),
         ("get", "/api/v1/queue/{topic}/dead?limit=0", None, 400),
-        ("get", "/api/v1/queue/{topic}/dead?cursor=zz", None, 404),
+        ("get", "/api/v1/queue/{topic}/dead?cursor=zz", None, 400),
     ],
 )
 def test_bad_input(rest: httpx.Client, topic: str, method, path, body, status) -> None:

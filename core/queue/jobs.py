@@ -12,13 +12,23 @@ from plinth.v1 import queue_service_pb2 as pb
 
 CHANNEL = "plinth_queue"
 
+# A lease that expired is held by no one, though its row says 'leased' until the next lease
+# statement takes the job again (or buries it). Reads say what it is: the attempt failed, and
+# the job is due again (failed), or that was its last attempt (dead).
+EXPIRED = "(status = 'leased' AND run_at <= now())"
+_LAST_EXPIRED = f"({EXPIRED} AND attempts >= max_attempts)"
+_STATUS = f"CASE WHEN {_LAST_EXPIRED} THEN 'dead' WHEN {EXPIRED} THEN 'failed' ELSE status END"
+_ERROR = f"CASE WHEN {EXPIRED} THEN 'the lease expired' ELSE last_error END"
+DEAD = f"(status = 'dead' OR {_LAST_EXPIRED})"
+
 # Times as epoch microseconds: setting a Timestamp's fields from integers costs a fifth of
 # converting datetimes (to_job runs for every job handed out).
 _US = "(extract(epoch FROM {0}) * 1000000)::bigint"
 COLUMNS = (
-    "id, topic, payload::text, status, attempts, max_attempts, lease_id::text, "
+    f"id, topic, payload::text, {_STATUS}, attempts, max_attempts, "
+    f"CASE WHEN {EXPIRED} THEN NULL ELSE lease_id::text END, "
     + _US.format("run_at")
-    + ", last_error, result::text, "
+    + f", {_ERROR}, result::text, "
     + _US.format("created_at")
     + ", "
     + _US.format("updated_at")
@@ -96,8 +106,7 @@ UPDATE plinth.jobs j SET
                   THEN j.attempts ELSE j.attempts + 1 END,
   lease_id = CASE WHEN j.status = 'leased' AND j.attempts >= j.max_attempts
                   THEN NULL ELSE gen_random_uuid() END,
-  last_error = CASE WHEN j.status = 'leased' AND j.attempts >= j.max_attempts
-                    THEN 'the last lease expired' ELSE j.last_error END,
+  last_error = CASE WHEN j.status = 'leased' THEN 'the lease expired' ELSE j.last_error END,
   run_at = now() + make_interval(secs => %s::float8 / 1000),
   updated_at = now()
 WHERE j.id IN (
@@ -147,13 +156,27 @@ WITH j AS (
 SELECT {COLUMNS}, CASE WHEN j.status = 'failed' THEN {_NOTIFY} END FROM j
 """
 
-STATS = """
-SELECT status, count(*) FROM plinth.jobs WHERE space_id = %s AND topic = %s GROUP BY status
+# Counted by stored status (an index-only scan of jobs_topic_status), then the expired
+# leases (found through jobs_leasable, so only due jobs are read) move from leased to
+# failed or dead.
+STATS = f"""
+SELECT s, sum(n)::bigint FROM (
+  SELECT status, count(*) FROM plinth.jobs
+  WHERE space_id = %(space)s AND topic = %(topic)s GROUP BY status
+  UNION ALL
+  SELECT x.s, x.n FROM (
+    SELECT count(*) FILTER (WHERE attempts < max_attempts) AS failed,
+           count(*) FILTER (WHERE attempts >= max_attempts) AS dead
+    FROM plinth.jobs WHERE space_id = %(space)s AND topic = %(topic)s AND {EXPIRED}
+  ) AS e, LATERAL (VALUES ('leased', -e.failed - e.dead), ('failed', e.failed), ('dead', e.dead))
+    AS x(s, n)
+) AS counts(s, n)
+GROUP BY s
 """
 
 LIST_DEAD = f"""
 SELECT {COLUMNS} FROM plinth.jobs
-WHERE space_id = %s AND topic = %s AND status = 'dead' AND id > %s
+WHERE space_id = %s AND topic = %s AND {DEAD} AND id > %s
 ORDER BY id LIMIT %s
 """
 
@@ -161,7 +184,7 @@ REQUEUE = f"""
 WITH j AS (
   UPDATE plinth.jobs SET status = 'queued', attempts = 0, run_at = now(), lease_id = NULL,
     updated_at = now()
-  WHERE id = %s AND space_id = %s AND status = 'dead'
+  WHERE id = %s AND space_id = %s AND {DEAD}
   RETURNING *
 )
 SELECT {COLUMNS}, {_NOTIFY} FROM j

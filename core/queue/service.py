@@ -11,7 +11,7 @@ from plinth.v1 import queue_service_pb2_grpc as rpc
 from psycopg_pool import AsyncConnectionPool
 
 from core.auth.principal import current
-from core.errors import Code, PlinthError, conflict, not_found
+from core.errors import Code, PlinthError, bad_request, conflict, not_found
 from core.queue import jobs, limits
 from core.queue.wakeups import Wakeups
 
@@ -333,7 +333,7 @@ class QueueServicer(rpc.QueueServiceServicer):
     async def Stats(self, request: pb.StatsRequest, context) -> pb.StatsResponse:
         topic = limits.topic(request.topic)
         async with self._queue.pool.connection() as conn:
-            cur = await conn.execute(jobs.STATS, [current().space_id, topic])
+            cur = await conn.execute(jobs.STATS, {"space": current().space_id, "topic": topic})
             counts = dict(await cur.fetchall())
         return pb.StatsResponse(**{status: counts.get(status, 0) for status in jobs.STATUS})
 
@@ -345,8 +345,11 @@ class QueueServicer(rpc.QueueServiceServicer):
             "page_size", request.page_size, 1, limits.MAX_PAGE, limits.DEFAULT_PAGE
         )
         after = ""
-        if request.page_token:
-            after = limits.job_id(request.page_token)
+        if request.page_token:  # the last job id of the page before
+            try:
+                after = limits.job_id(request.page_token)
+            except PlinthError:
+                raise bad_request("page_token is not one this list gave") from None
         async with self._queue.pool.connection() as conn:
             cur = await conn.execute(jobs.LIST_DEAD, [current().space_id, topic, after, size + 1])
             rows = await cur.fetchall()
