@@ -98,7 +98,8 @@ async def sql_case(url: str, space: str, topic: str, count: int, tasks: int) -> 
                     cur = await conn.execute(sql.LEASE, [30000, space, topic, 1])
                     rows = await cur.fetchall()
                     for row in rows:
-                        await conn.execute(sql.ACK, [None, row[0], space, row[6]])
+                        ack = {"result": None, "id": row[0], "space": space, "lease": row[6]}
+                        await conn.execute(sql.ACK, ack)
 
         await asyncio.gather(*(one() for _ in range(tasks)))
         return per_task * tasks / (time.perf_counter() - start)

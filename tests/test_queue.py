@@ -118,6 +118,48 @@ def test_expired_lease_alone_is_conflict_and_reads_as_failed(
     assert (stats["leased"], stats["failed"]) == (1, 0)
 
 
+def test_extend_keeps_a_lease_past_its_visibility(rest: httpx.Client, topic: str) -> None:
+    jid = rest.post(f"/api/v1/queue/{topic}", json={"payload": 1}).json()["data"]["id"]
+    [held] = rest.post(f"/api/v1/queue/{topic}/lease", json={"visibility_ms": 300}).json()["data"]
+    lease = held["lease_id"]
+    extended = rest.post(
+        f"/api/v1/queue/jobs/{jid}/extend", json={"lease_id": lease, "visibility_ms": 30000}
+    )
+    assert extended.status_code == 200, extended.text
+    job = extended.json()["data"]
+    assert job["status"] == "leased" and job["lease_id"] == lease and job["attempts"] == 1
+    expires = dt.datetime.fromisoformat(job["lease_expires_at"])
+    assert expires - dt.datetime.fromisoformat(held["lease_expires_at"]) > dt.timedelta(seconds=20)
+    time.sleep(0.5)  # past the first visibility: still held, so not handed out again
+    assert rest.post(f"/api/v1/queue/{topic}/lease", json={}).json()["data"] == []
+    assert rest.get(f"/api/v1/queue/{topic}/stats").json()["data"]["leased"] == 1
+    ack = rest.post(f"/api/v1/queue/jobs/{jid}/ack", json={"lease_id": lease})
+    assert ack.status_code == 200
+    after_ack = rest.post(f"/api/v1/queue/jobs/{jid}/extend", json={"lease_id": lease})
+    assert after_ack.status_code == 409 and error_code(after_ack) == "CONFLICT"
+
+
+def test_extend_refusals_change_nothing(rest: httpx.Client, topic: str) -> None:
+    jid = rest.post(f"/api/v1/queue/{topic}", json={"payload": 1}).json()["data"]["id"]
+    [held] = rest.post(f"/api/v1/queue/{topic}/lease", json={"visibility_ms": 200}).json()["data"]
+    extend = f"/api/v1/queue/jobs/{jid}/extend"
+    for body, status in [
+        ({"lease_id": held["lease_id"], "visibility_ms": 5}, 400),
+        ({"lease_id": held["lease_id"], "visibility_ms": "long"}, 400),
+        ({"lease_id": held["lease_id"], "nope": 1}, 400),
+        ({"lease_id": str(uuid.uuid4())}, 409),
+        ({"lease_id": "garbage"}, 409),
+    ]:
+        assert rest.post(extend, json=body).status_code == status, body
+    unknown = rest.post(f"/api/v1/queue/jobs/{uuid.uuid4()}/extend", json={"lease_id": "x"})
+    assert unknown.status_code == 404
+    read = rest.get(f"/api/v1/queue/jobs/{jid}").json()["data"]
+    assert read["lease_expires_at"] == held["lease_expires_at"]
+    time.sleep(0.3)  # expired: too late to extend
+    late = rest.post(extend, json={"lease_id": held["lease_id"]})
+    assert late.status_code == 409 and error_code(late) == "CONFLICT"
+
+
 def test_delayed_job_waits(rest: httpx.Client, topic: str) -> None:
     job = rest.post(f"/api/v1/queue/{topic}", json={"payload": 1, "delay_ms": 400}).json()["data"]
     assert rest.post(f"/api/v1/queue/{topic}/lease", json={}).json()["data"] == []
@@ -286,6 +328,41 @@ def test_worker_processes_with_results_and_flow_control(stack: Stack, topic: str
             for i, jid in enumerate(ids):
                 job = await c.get_job(jid)
                 assert job["status"] == "done" and job["result"] == {"double": i * 2}
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("keep_leases", [True, False])
+def test_worker_keeps_the_lease_of_long_work(stack: Stack, topic: str, keep_leases: bool) -> None:
+    """A handler that outlasts visibility_ms keeps its job (extended by the worker); without
+    that the lease expires and the job is delivered again while the first run goes on."""
+
+    async def scenario() -> None:
+        async with client(stack) as c:
+            jid = (await c.enqueue(topic, "slow"))["id"]
+            attempts = []
+
+            async def handle(job: Job) -> str:
+                attempts.append(job.attempts)
+                await asyncio.sleep(1.2)
+                return "ok"
+
+            worker = Worker(
+                topic, handle, concurrency=2, visibility_ms=300, keep_leases=keep_leases
+            )
+            task = asyncio.create_task(worker.run(c))
+            for _ in range(200):
+                if (await c.get_job(jid))["status"] == "done" or len(attempts) > 1:
+                    break
+                await asyncio.sleep(0.05)
+            worker.stop()
+            await task
+            job = await c.get_job(jid)
+            if keep_leases:
+                assert attempts == [1]
+                assert (job["status"], job["attempts"], job["result"]) == ("done", 1, "ok")
+            else:
+                assert attempts == [1, 2]  # handed out again while the first run went on
 
     run(scenario())
 

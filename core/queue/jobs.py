@@ -129,10 +129,21 @@ WHERE space_id = %s AND topic = %s AND status IN ('queued', 'leased', 'failed')
 ORDER BY run_at LIMIT 1
 """
 
+# Ack, nack and extend act only under the job's live lease.
+_HELD = """id = %(id)s AND space_id = %(space)s AND lease_id = %(lease)s
+  AND (status = 'leased') IS TRUE AND run_at > now()"""
+
 ACK = f"""
-UPDATE plinth.jobs SET status = 'done', result = %s::jsonb, lease_id = NULL, updated_at = now()
-WHERE id = %s AND space_id = %s AND lease_id = %s AND (status = 'leased') IS TRUE
-  AND run_at > now()
+UPDATE plinth.jobs SET status = 'done', result = %(result)s::jsonb, lease_id = NULL,
+  updated_at = now()
+WHERE {_HELD}
+RETURNING {COLUMNS}
+"""
+
+EXTEND = f"""
+UPDATE plinth.jobs SET run_at = now() + make_interval(secs => %(visibility_ms)s::float8 / 1000),
+  updated_at = now()
+WHERE {_HELD}
 RETURNING {COLUMNS}
 """
 
@@ -149,8 +160,7 @@ WITH j AS (
                least(3600, power(2, greatest(attempts - 1, 0))) * (0.75 + random() * 0.5))
              END,
     updated_at = now()
-  WHERE id = %(id)s AND space_id = %(space)s AND lease_id = %(lease)s
-    AND (status = 'leased') IS TRUE AND run_at > now()
+  WHERE {_HELD}
   RETURNING *
 )
 SELECT {COLUMNS}, CASE WHEN j.status = 'failed' THEN {_NOTIFY} END FROM j

@@ -56,6 +56,11 @@ class Leases:
         if stream is not None:
             stream.release(lease)
 
+    def extend(self, job: pb.Job) -> None:
+        stream = self._streams.get(job.lease_id)
+        if stream is not None and job.lease_id in stream.outstanding:
+            stream.outstanding[job.lease_id] = job.lease_expires_at.ToNanoseconds() / 1e9
+
     def forget(self, stream: Stream) -> None:
         for lease in stream.outstanding:
             self._streams.pop(lease, None)
@@ -112,29 +117,27 @@ class Queue:
                 await waiter.wait(remaining)
 
     async def ack(self, space: str, job_id: str, lease: str, result: str | None) -> pb.Job:
-        lease_uuid = limits.lease_id(lease)
-        row = None
-        if lease_uuid is not None:
-            row = await self._settle(jobs.ACK, [result, job_id, space, lease_uuid])
-        if row is None:
-            raise await self._lease_refused(space, job_id)
-        return jobs.to_job(row)
+        return await self._under_lease(space, job_id, lease, jobs.ACK, {"result": result})
 
     async def nack(
         self, space: str, job_id: str, lease: str, error: str, retry_ms: int, no_retry: bool
     ) -> pb.Job:
+        params = {"error": error, "retry_ms": retry_ms, "no_retry": no_retry}
+        return await self._under_lease(space, job_id, lease, jobs.NACK, params)
+
+    async def extend(self, space: str, job_id: str, lease: str, visibility_ms: int) -> pb.Job:
+        params = {"visibility_ms": visibility_ms}
+        return await self._under_lease(space, job_id, lease, jobs.EXTEND, params)
+
+    async def _under_lease(
+        self, space: str, job_id: str, lease: str, query: str, params: dict
+    ) -> pb.Job:
+        """Run a statement that needs the job's live lease; without one, 404 or 409."""
         lease_uuid = limits.lease_id(lease)
         row = None
         if lease_uuid is not None:
-            params = {
-                "id": job_id,
-                "space": space,
-                "lease": lease_uuid,
-                "error": error,
-                "retry_ms": retry_ms,
-                "no_retry": no_retry,
-            }
-            row = await self._settle(jobs.NACK, params)
+            params = {**params, "id": job_id, "space": space, "lease": lease_uuid}
+            row = await self._settle(query, params)
         if row is None:
             raise await self._lease_refused(space, job_id)
         return jobs.to_job(row)
@@ -329,6 +332,16 @@ class QueueServicer(rpc.QueueServiceServicer):
         )
         self._leases.release(request.lease_id)
         return pb.NackResponse(job=job)
+
+    async def ExtendLease(self, request: pb.ExtendLeaseRequest, context) -> pb.ExtendLeaseResponse:
+        job = await self._queue.extend(
+            current().space_id,
+            limits.job_id(request.id),
+            request.lease_id,
+            _visibility(request.visibility_ms),
+        )
+        self._leases.extend(job)
+        return pb.ExtendLeaseResponse(job=job)
 
     async def Stats(self, request: pb.StatsRequest, context) -> pb.StatsResponse:
         topic = limits.topic(request.topic)

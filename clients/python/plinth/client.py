@@ -388,6 +388,15 @@ class AsyncClient:
         )
         return job_to_dict((await self.call(self.queue.Nack, request)).job)
 
+    async def extend_lease(
+        self, job_id: str, lease_id: str, visibility_ms: int = 0
+    ) -> dict[str, Any]:
+        """Hold a leased job for visibility_ms more from now (0: the default, 30 s)."""
+        request = queue_service_pb2.ExtendLeaseRequest(
+            id=job_id, lease_id=lease_id, visibility_ms=visibility_ms
+        )
+        return job_to_dict((await self.call(self.queue.ExtendLease, request)).job)
+
     async def queue_stats(self, topic: str) -> dict[str, int]:
         answer = await self.call(self.queue.Stats, queue_service_pb2.StatsRequest(topic=topic))
         return {

@@ -13,7 +13,9 @@
 A handler that returns acks the job with its return value; one that raises
 nacks it (retried with backoff, `Retry(retry_in_ms=…)` chooses the delay,
 `Fail` makes it dead at once). Core never sends a worker more than
-`concurrency` jobs at a time. On shutdown the worker stops taking jobs, lets
+`concurrency` jobs at a time. While a handler runs, its job's lease is extended
+each time half of `visibility_ms` has passed, so long work is not handed to
+another worker (`keep_leases=False` turns that off). On shutdown the worker stops taking jobs, lets
 the running ones finish for `grace` seconds, and then cancels the rest and
 releases their leases (a nack with a retry in 1 ms), so nothing waits for a
 visibility timeout. A worker that dies without that still loses nothing: its
@@ -69,6 +71,36 @@ class Fail(Exception):
 Handler = Callable[[Job], Awaitable[Any]]
 
 
+class _LeaseKeeper:
+    """Extends one running job's lease each time half of it has passed, until cancelled.
+    Nothing runs for a job that finishes sooner: one timer, cancelled."""
+
+    def __init__(self, client: AsyncClient, job: Job, visibility_ms: int) -> None:
+        self._client, self._job, self._visibility_ms = client, job, visibility_ms
+        self._task: asyncio.Task | None = None
+        self._timer = self._schedule()
+
+    def _schedule(self) -> asyncio.TimerHandle:
+        return asyncio.get_running_loop().call_later(self._visibility_ms / 2000, self._fire)
+
+    def _fire(self) -> None:
+        self._task = asyncio.create_task(self._extend())
+
+    async def _extend(self) -> None:
+        try:
+            await self._client.extend_lease(self._job.id, self._job.lease_id, self._visibility_ms)
+        except PlinthError as exc:
+            log.warning("could not extend the lease of job %s: %s", self._job.id, exc)
+            if exc.code in ("CONFLICT", "NOT_FOUND"):
+                return  # the lease is gone: the job will be (or was) delivered again
+        self._timer = self._schedule()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
+
+
 def _acker(client: AsyncClient) -> Coalescer:
     """Acks through AckBatch: the acks that gather while one call is in flight go in the
     next, so a busy worker sends one call for many jobs and an idle one acks at once."""
@@ -105,9 +137,11 @@ class Worker:
         visibility_ms: int = 30_000,
         grace: float = 10.0,
         batch_acks: bool = True,
+        keep_leases: bool = True,
     ) -> None:
         self.topic = topic
         self.batch_acks = batch_acks
+        self.keep_leases = keep_leases
         self.handler = handler
         self.concurrency = concurrency
         self.visibility_ms = visibility_ms
@@ -169,10 +203,18 @@ class Worker:
         if pending:
             await asyncio.wait(pending)
 
+    async def _process(self, client: AsyncClient, job: Job) -> Any:
+        keeper = _LeaseKeeper(client, job, self.visibility_ms) if self.keep_leases else None
+        try:
+            return await self.handler(job)
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+
     async def _handle(self, client: AsyncClient, job: Job) -> None:
         try:
             try:
-                result = await self.handler(job)
+                result = await self._process(client, job)
             except asyncio.CancelledError:
                 await asyncio.shield(
                     client.nack(
@@ -215,6 +257,7 @@ def worker(
     visibility_ms: int = 30_000,
     grace: float = 10.0,
     batch_acks: bool = True,
+    keep_leases: bool = True,
 ) -> Callable[[Handler], Worker]:
     """Decorate an async function of one Job into a Worker for `topic`."""
 
@@ -226,6 +269,7 @@ def worker(
             visibility_ms=visibility_ms,
             grace=grace,
             batch_acks=batch_acks,
+            keep_leases=keep_leases,
         )
 
     return wrap

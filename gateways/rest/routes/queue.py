@@ -1,4 +1,4 @@
-"""/api/v1/queue: enqueue, read, lease (long poll), ack, nack, stats, dead jobs, re-queue."""
+"""/api/v1/queue: enqueue, read, lease (long poll), ack, nack, extend, stats, dead, re-queue."""
 
 from __future__ import annotations
 
@@ -93,6 +93,15 @@ async def nack(request: Request, job_id: str) -> HTTPResponse:
         no_retry=not retry,
     )
     return _job((await call(request, "queue", "Nack", message)).job)
+
+
+@bp.post("/jobs/<job_id>/extend")
+async def extend(request: Request, job_id: str) -> HTTPResponse:
+    body = _body(request, {"lease_id", "visibility_ms"})
+    message = pb.ExtendLeaseRequest(
+        id=job_id, lease_id=_text(body, "lease_id"), visibility_ms=_int(body, "visibility_ms")
+    )
+    return _job((await call(request, "queue", "ExtendLease", message)).job)
 
 
 @bp.post("/jobs/<job_id>/requeue")
