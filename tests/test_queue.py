@@ -344,11 +344,11 @@ def test_worker_keeps_the_lease_of_long_work(stack: Stack, topic: str, keep_leas
 
             async def handle(job: Job) -> str:
                 attempts.append(job.attempts)
-                await asyncio.sleep(1.2)
+                await asyncio.sleep(2.5)
                 return "ok"
 
             worker = Worker(
-                topic, handle, concurrency=2, visibility_ms=300, keep_leases=keep_leases
+                topic, handle, concurrency=2, visibility_ms=1000, keep_leases=keep_leases
             )
             task = asyncio.create_task(worker.run(c))
             for _ in range(200):
