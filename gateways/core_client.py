@@ -51,3 +51,8 @@ async def key_entry(request: Request, key: str):
 async def enqueue_job(request: Request, message):
     """Enqueue on behalf of the HTTP caller; enqueues in flight together share one core call."""
     return await request.app.ctx.core.enqueue_job(message, metadata=core_metadata(request))
+
+
+async def set_entry(request: Request, message):
+    """SetKey on behalf of the HTTP caller; writes in flight together share one core call."""
+    return await request.app.ctx.core.set_entry(message, metadata=core_metadata(request))

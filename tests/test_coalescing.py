@@ -1,5 +1,6 @@
 """Calls that meet in flight share one batch call (plinth.coalesce): GetKey through
-GetKeys, Enqueue through EnqueueBatch, on the client and through both gateways. Every
+GetKeys, SetKey through SetKeys, Enqueue through EnqueueBatch, on the client and through
+both gateways. Every
 caller must get exactly the answer its own call would have got alone, and calls with
 different credentials must never share a batch."""
 
@@ -237,6 +238,77 @@ def test_rest_gets_of_different_callers_never_share_answers(stack: Stack) -> Non
             else:
                 assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "NOT_FOUND"
             assert stranger.status_code == 401
+
+
+# --- key writes ---------------------------------------------------------------------------
+
+
+def test_set_keys_answers_each_entry_as_set_key_would(stack: Stack) -> None:
+    prefix = f"w{uuid.uuid4().hex[:8]}:"
+    entries = [
+        kv.SetKeyRequest(key=prefix + "a", value=b'{"v": 1}', ttl_ms=60_000),
+        kv.SetKeyRequest(key="", value=b"1"),
+        kv.SetKeyRequest(key=prefix + "b", value=b"not json"),
+        kv.SetKeyRequest(key=prefix + "c", value=b"1", ttl_ms=-5),
+        kv.SetKeyRequest(key=prefix + "d", value=b'"' + b"x" * (1024 * 1024) + b'"'),
+        kv.SetKeyRequest(key=prefix + "e", value=b"[1, 2]"),
+    ]
+
+    async def run():
+        async with AsyncClient(stack.core_addr, api_key=stack.admin_key, coalesce=False) as one:
+            alone = [await _outcome(one.set_entry(entry)) for entry in entries]
+            answer = await one.call(one.kv.SetKeys, kv.SetKeysRequest(entries=entries))
+            stored = [await _outcome(one.key_entry(prefix + k)) for k in "abcde"]
+            with pytest.raises(PlinthError) as too_many:
+                await one.call(one.kv.SetKeys, kv.SetKeysRequest(entries=entries[:1] * 1001))
+        return alone, answer, stored, too_many.value
+
+    alone, answer, stored, too_many = asyncio.run(run())
+    assert [write.WhichOneof("outcome") for write in answer.writes] == [
+        "entry", "error", "error", "error", "error", "entry"
+    ]  # fmt: skip
+    for write, expected in zip(answer.writes, alone, strict=True):
+        if write.HasField("entry"):
+            assert write.entry.key == expected.key and write.entry.value == expected.value
+            assert write.entry.HasField("expires_at") == expected.HasField("expires_at")
+        else:
+            error = PlinthError.from_status(write.error)
+            assert (error.code, error.message, error.details) == expected
+    assert [outcome[0] for outcome in alone if isinstance(outcome, tuple)] == [
+        "BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST", "PAYLOAD_TOO_LARGE"
+    ]  # fmt: skip
+    # Only the good entries were written (stored as jsonb prints them).
+    assert orjson.loads(stored[0].value) == {"v": 1} and stored[0].HasField("expires_at")
+    assert [s[0] for s in stored[1:4]] == ["NOT_FOUND"] * 3
+    assert stored[4].value == b"[1, 2]" and not stored[4].HasField("expires_at")
+    assert too_many.code == "PAYLOAD_TOO_LARGE"
+
+
+def test_set_keys_writes_a_key_given_twice_in_order(grpc_client) -> None:
+    key = f"w{uuid.uuid4().hex[:8]}:twice"
+    entries = [kv.SetKeyRequest(key=key, value=orjson.dumps(n)) for n in range(3)]
+    entries.insert(1, kv.SetKeyRequest(key=key + "-other", value=b"0"))
+    answer = grpc_client.call(grpc_client.kv.SetKeys, kv.SetKeysRequest(entries=entries))
+    assert [orjson.loads(w.entry.value) for w in answer.writes] == [0, 0, 1, 2]
+    assert grpc_client.kv_get(key) == 2
+
+
+def test_concurrent_key_writes_share_calls_and_reads_see_them(stack: Stack) -> None:
+    prefix = f"w{uuid.uuid4().hex[:8]}:"
+
+    async def run():
+        client, counter = counted_client(stack)
+        async with client:
+            writes = [client.kv_set(prefix + str(n), n) for n in range(60)]
+            writes += [_outcome(client.kv_set("bad\x01", 1)), client.kv_set(prefix + "0", "last")]
+            answers = await asyncio.gather(*writes)
+            read = await client.kv_list(prefix)
+        return answers, read, counter.calls
+
+    answers, read, calls = asyncio.run(run())
+    assert answers[60][0] == "BAD_REQUEST"
+    assert read == {prefix + str(n): n for n in range(1, 60)} | {prefix + "0": "last"}
+    assert calls["SetKeys"] < 62 / 4 and calls["SetKey"] <= 1
 
 
 # --- enqueues -----------------------------------------------------------------------------

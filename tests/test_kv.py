@@ -485,7 +485,7 @@ def test_a_read_racing_a_write_never_caches_the_old_value(
             async def racing_load(keys):
                 old = values["now"]
                 values["now"] = "2"  # the write commits…
-                await cache.written(space, key)  # …and invalidates, before the read stores
+                await cache.written(space, [key])  # …and invalidates, before the read stores
                 return {k: (old, None) for k in keys}
 
             assert await cache.read(space, [key], racing_load) == {key: ("1", None)}
@@ -493,7 +493,7 @@ def test_a_read_racing_a_write_never_caches_the_old_value(
             assert await cache.read(space, [key], load) == {key: ("2", None)}
             values["now"] = "3"
             assert await cache.read(space, [key], load) == {key: ("2", None)}  # now cached…
-            await cache.written(space, key)
+            await cache.written(space, [key])
             assert await cache.read(space, [key], load) == {key: ("3", None)}  # …until a write
         finally:
             listener.cancel()

@@ -199,11 +199,11 @@ class KvCache:
         except Exception as exc:
             log.warning("kv cache fill failed: %s", exc)
 
-    async def written(self, space_id: str, key: str) -> None:
+    async def written(self, space_id: str, keys: list[str]) -> None:
         """After a write committed, before it is acknowledged. Raises when the shared
         cache cannot be cleared (the caller must not be told the write is visible)."""
         if self.shared or self.ttl > 0:
-            await self._cache.delete(cache_key(space_id, key))
+            await asyncio.gather(*(self._cache.delete(cache_key(space_id, k)) for k in keys))
 
     async def listen(self, url: str) -> None:
         """Follow other processes' writes until cancelled (in-memory cache only)."""

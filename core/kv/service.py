@@ -19,28 +19,82 @@ def _entry(key: str, value: str, expires_ms: int | None) -> pb.KeyValueEntry:
     return entry
 
 
+def _only(outcomes: list) -> pb.KeyValueEntry:
+    """A single-key call's answer: its entry, or its error raised."""
+    (entry,) = outcomes
+    if isinstance(entry, PlinthError):
+        raise entry
+    return entry
+
+
+def _check_batch(count: int, what: str) -> None:
+    if count > keys.MAX_BATCH_KEYS:
+        raise PlinthError(Code.PAYLOAD_TOO_LARGE, f"at most {keys.MAX_BATCH_KEYS} {what} per call")
+
+
+def _add_outcomes(answers, outcomes: list) -> None:
+    """A batch call's answers (KeyLookup, KeyWrite): each entry, or its own error as a
+    serialized google.rpc.Status."""
+    for outcome in outcomes:
+        if isinstance(outcome, PlinthError):
+            answers.add(error=outcome.to_status().SerializeToString())
+        else:
+            answers.add(entry=outcome)
+
+
 class KeyValueServicer(rpc.KeyValueServiceServicer):
     def __init__(self, pool: AsyncConnectionPool, cache: KvCache) -> None:
         self._pool = pool
         self._cache = cache
         self._writes = store.Statements(notify=cache.notifies)
 
-    async def _fetchone(self, query, params) -> tuple | None:
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(query, params)
-            return await cur.fetchone()
-
-    async def _write(self, statement, params: dict) -> tuple | None:
-        """One write statement, then the cache invalidation, before answering."""
+    async def _write(self, statement, params: dict) -> list[tuple]:
+        """One write statement, then the cache invalidation of what it wrote, before
+        answering; its rows are (key, value, expires_ms)."""
         params["channel"] = CHANNEL
-        row = await self._fetchone(statement, params)
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(statement, params)
+            rows = await cur.fetchall()
         try:
-            await self._cache.written(params["space"], params["key"])
+            await self._cache.written(params["space"], [row[0] for row in rows])
         except Exception as exc:
             raise PlinthError(
                 Code.UNAVAILABLE, f"the write was saved but the cache could not be cleared: {exc}"
             ) from None
-        return row
+        return rows
+
+    async def _set(
+        self, requests: list[pb.SetKeyRequest]
+    ) -> list[pb.KeyValueEntry | PlinthError | None]:
+        """Each request's stored entry, or the error SetKey answers for it alone. A key
+        given again goes in a later statement, so requests apply in order."""
+        space = current().space_id
+        out: list[pb.KeyValueEntry | PlinthError | None] = []
+        # Statements in order, each writing a key at most once: key -> (index, value, ttl).
+        rounds: list[dict[str, tuple[int, str, int | None]]] = []
+        for index, request in enumerate(requests):
+            try:
+                key = keys.check_key(request.key)
+                entry = (index, keys.check_value(request.value), keys.check_ttl(request.ttl_ms))
+            except PlinthError as exc:
+                out.append(exc)
+                continue
+            out.append(None)  # the entry, once written
+            free = next((r for r in rounds if key not in r), None)  # after the key's last
+            if free is None:
+                free = {}
+                rounds.append(free)
+            free[key] = entry
+        for batch in rounds:
+            params = {
+                "space": space,
+                "keys": list(batch),
+                "values": [value for _, value, _ in batch.values()],
+                "ttls": [ttl for _, _, ttl in batch.values()],
+            }
+            for key, value, expires_ms, *_ in await self._write(self._writes.set, params):
+                out[batch[key][0]] = _entry(key, value, expires_ms)
+        return out
 
     async def _lookup(self, requested: list[str]) -> list[pb.KeyValueEntry | PlinthError]:
         """Each requested key's entry, or the error GetKey answers for it alone."""
@@ -70,36 +124,27 @@ class KeyValueServicer(rpc.KeyValueServiceServicer):
         return out
 
     async def GetKey(self, request: pb.GetKeyRequest, context) -> pb.GetKeyResponse:
-        (entry,) = await self._lookup([request.key])
-        if isinstance(entry, PlinthError):
-            raise entry
-        return pb.GetKeyResponse(entry=entry)
+        return pb.GetKeyResponse(entry=_only(await self._lookup([request.key])))
 
     async def GetKeys(self, request: pb.GetKeysRequest, context) -> pb.GetKeysResponse:
-        if len(request.keys) > keys.MAX_BATCH_KEYS:
-            raise PlinthError(
-                Code.PAYLOAD_TOO_LARGE, f"at most {keys.MAX_BATCH_KEYS} keys per call"
-            )
+        _check_batch(len(request.keys), "keys")
         answer = pb.GetKeysResponse()
-        for entry in await self._lookup(list(request.keys)):
-            if isinstance(entry, PlinthError):
-                answer.lookups.add(error=entry.to_status().SerializeToString())
-            else:
-                answer.lookups.add(entry=entry)
+        _add_outcomes(answer.lookups, await self._lookup(list(request.keys)))
         return answer
 
     async def SetKey(self, request: pb.SetKeyRequest, context) -> pb.SetKeyResponse:
-        key = keys.check_key(request.key)
-        value = keys.check_value(request.value)
-        ttl = keys.check_ttl(request.ttl_ms)
-        params = {"space": current().space_id, "key": key, "value": value, "ttl": ttl}
-        row = await self._write(self._writes.set, params)
-        return pb.SetKeyResponse(entry=_entry(key, row[0], row[1]))
+        return pb.SetKeyResponse(entry=_only(await self._set([request])))
+
+    async def SetKeys(self, request: pb.SetKeysRequest, context) -> pb.SetKeysResponse:
+        _check_batch(len(request.entries), "entries")
+        answer = pb.SetKeysResponse()
+        _add_outcomes(answer.writes, await self._set(list(request.entries)))
+        return answer
 
     async def DeleteKey(self, request: pb.DeleteKeyRequest, context) -> pb.DeleteKeyResponse:
         key = keys.check_key(request.key)
-        row = await self._write(self._writes.delete, {"space": current().space_id, "key": key})
-        if row is None or not row[0]:
+        rows = await self._write(self._writes.delete, {"space": current().space_id, "key": key})
+        if not rows or not rows[0][1]:
             raise not_found(f"no key {key!r}")
         return pb.DeleteKeyResponse(key=key, deleted=True)
 
@@ -109,10 +154,10 @@ class KeyValueServicer(rpc.KeyValueServiceServicer):
         key = keys.check_key(request.key)
         by = request.by if request.HasField("by") else 1
         params = {"space": current().space_id, "key": key, "by": by}
-        row = await self._write(self._writes.increment, params)
-        if row is None:
+        rows = await self._write(self._writes.increment, params)
+        if not rows:
             raise conflict(f"the value of {key!r} is not a number")
-        return pb.IncrementKeyResponse(key=key, value=row[0].encode())
+        return pb.IncrementKeyResponse(key=key, value=rows[0][1].encode())
 
     async def ListKeys(self, request: pb.ListKeysRequest, context) -> pb.ListKeysResponse:
         prefix = keys.check_prefix(request.prefix)

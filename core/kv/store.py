@@ -16,13 +16,15 @@ GET = sql.SQL(
     " WHERE space_id = %(space)s AND key = ANY(%(keys)s::text[]) AND " + _LIVE
 )
 
+# Many entries in one statement (one key at most once: ON CONFLICT cannot update a row
+# twice); a lone SetKey is a batch of one.
 _SET = (
     "INSERT INTO plinth.kv (space_id, key, value, expires_at)"
-    " VALUES (%(space)s, %(key)s, %(value)s::jsonb,"
-    " now() + %(ttl)s::bigint * interval '1 millisecond')"
+    " SELECT %(space)s, u.key, u.value::jsonb, now() + u.ttl * interval '1 millisecond'"
+    " FROM unnest(%(keys)s::text[], %(values)s::text[], %(ttls)s::bigint[]) AS u(key, value, ttl)"
     " ON CONFLICT (space_id, key) DO UPDATE"
     " SET value = excluded.value, expires_at = excluded.expires_at, updated_at = now()"
-    " RETURNING value::text AS value, " + _MS.format("expires_at") + " AS expires_ms"
+    " RETURNING key, value::text AS value, " + _MS.format("expires_at") + " AS expires_ms"
 )
 
 # A missing or expired entry counts from 0; any other non-number updates nothing (CONFLICT).
@@ -35,12 +37,12 @@ _INCREMENT = (
     " expires_at = CASE WHEN k.expires_at <= now() THEN NULL ELSE k.expires_at END,"
     " updated_at = now()"
     " WHERE jsonb_typeof(k.value) = 'number' OR k.expires_at <= now()"
-    " RETURNING value::text AS value, NULL::bigint AS expires_ms"
+    " RETURNING key, value::text AS value, NULL::bigint AS expires_ms"
 )
 
 _DELETE = (
     "DELETE FROM plinth.kv WHERE space_id = %(space)s AND key = %(key)s"
-    " RETURNING " + _LIVE + " AS value, NULL::bigint AS expires_ms"
+    " RETURNING key, " + _LIVE + " AS value, NULL::bigint AS expires_ms"
 )
 
 # Keys are COLLATE "C" (code point order), so every key starting with the prefix lies in
@@ -56,11 +58,12 @@ LIST_AFTER = sql.SQL(_LIST.format(after=" AND key > %(after)s"))
 
 
 def _write(statement: str, notify: bool) -> sql.SQL:
+    """A write answering (key, value, expires_ms) per entry written."""
     if not notify:
         return sql.SQL(statement)
     return sql.SQL(
-        "WITH w AS (" + statement + ") SELECT value, expires_ms,"
-        " pg_notify(%(channel)s, 'i:' || %(space)s || chr(31) || %(key)s) FROM w"
+        "WITH w AS (" + statement + ") SELECT key, value, expires_ms,"
+        " pg_notify(%(channel)s, 'i:' || %(space)s || chr(31) || key) FROM w"
     )
 
 

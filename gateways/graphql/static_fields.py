@@ -14,7 +14,7 @@ from plinth.jobs import job_to_dict
 from plinth.v1 import kv_service_pb2 as kv_pb
 from plinth.v1 import queue_service_pb2 as queue_pb
 
-from gateways.core_client import call, enqueue_job, key_entry
+from gateways.core_client import call, enqueue_job, key_entry, set_entry
 
 Resolve = Callable[[Any, dict[str, Any], Any, Any], Awaitable[Any]]
 
@@ -63,7 +63,7 @@ async def _kv_set(parent: Any, args: dict[str, Any], ctx: Any, info: Any) -> Any
     message = kv_pb.SetKeyRequest(
         key=args["key"], value=orjson.dumps(args.get("value")), ttl_ms=ttl
     )
-    return _kv_entry((await call(ctx.request, "kv", "SetKey", message)).entry)
+    return _kv_entry(await set_entry(ctx.request, message))
 
 
 async def _kv_delete(parent: Any, args: dict[str, Any], ctx: Any, info: Any) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -33,10 +33,10 @@ from plinth.values import to_value
 
 Metadata = Sequence[tuple[str, str]]
 
-MAX_BATCH = 1000  # items per GetKeys / EnqueueBatch call
-MAX_BATCH_BYTES = 4 * 1024 * 1024  # payload bytes per EnqueueBatch call
-# Errors that refuse a whole EnqueueBatch before anything is written: its jobs are then
-# sent one by one, so each caller gets the answer its own job deserves.
+MAX_BATCH = 1000  # items per GetKeys / SetKeys / EnqueueBatch call
+MAX_BATCH_BYTES = 4 * 1024 * 1024  # payload bytes per SetKeys / EnqueueBatch call
+# Errors that refuse a whole batch call before anything is written: its items are then
+# sent one by one, so each caller gets the answer its own item deserves.
 REFUSALS = {
     grpc.StatusCode.INVALID_ARGUMENT,
     grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -83,10 +83,30 @@ def _batch_metadata(credentials: Metadata, items: list[tuple[Any, Metadata]]) ->
     return (*credentials, *first)
 
 
+async def _batched(
+    items: list[tuple[Any, Metadata]],
+    one: Callable[[Any, Metadata], Awaitable[Any]],
+    many: Callable[[], Awaitable[list[Any]]],
+) -> list[Any]:
+    """The outcomes of coalesced calls: a lone call goes as itself (`one`), more as one
+    batch call (`many`); a batch refused as a whole (an item too large for one message,
+    say) is sent again item by item, so only the bad item fails."""
+    if len(items) == 1:
+        return [await one(*items[0])]
+    try:
+        return await many()
+    except PlinthError as error:
+        if error.grpc_code not in REFUSALS:
+            raise
+        return await asyncio.gather(
+            *(one(item, metadata) for item, metadata in items), return_exceptions=True
+        )
+
+
 class AsyncClient:
-    """`coalesce` (on by default): GetKey and Enqueue calls made while one of the same
-    kind is in flight go to core together, as one GetKeys or EnqueueBatch call
-    (plinth.coalesce); each caller still gets exactly its own answer."""
+    """`coalesce` (on by default): GetKey, SetKey and Enqueue calls made while one of the
+    same kind is in flight go to core together, as one GetKeys, SetKeys or EnqueueBatch
+    call (plinth.coalesce); each caller still gets exactly its own answer."""
 
     def __init__(
         self,
@@ -110,6 +130,12 @@ class AsyncClient:
         # Two lookups in flight: a cached read is cheap next to its round trip, so the
         # gateway and core keep each other busy (one batch at a time left both idle by turns).
         self._key_lookups = Coalescer(self._send_key_lookups, max_items=MAX_BATCH, in_flight=2)
+        self._key_writes = Coalescer(
+            self._send_key_writes,
+            max_items=MAX_BATCH,
+            max_bytes=MAX_BATCH_BYTES,
+            size=lambda item: len(item[0].value),
+        )
         self._enqueues = Coalescer(
             self._send_enqueues,
             max_items=MAX_BATCH,
@@ -263,7 +289,35 @@ class AsyncClient:
 
     async def kv_set(self, key: str, value: Any, *, ttl_ms: int = 0) -> None:
         request = kv_service_pb2.SetKeyRequest(key=key, value=orjson.dumps(value), ttl_ms=ttl_ms)
-        await self.call(self.kv.SetKey, request)
+        await self.set_entry(request)
+
+    async def set_entry(
+        self, request: kv_service_pb2.SetKeyRequest, *, metadata: Metadata = ()
+    ) -> kv_service_pb2.KeyValueEntry:
+        """SetKey's entry, coalesced."""
+        if not self._coalesce:
+            return await self._set_one(request, metadata)
+        return await self._key_writes.call(_credentials(metadata), (request, metadata))
+
+    async def _set_one(
+        self, request: kv_service_pb2.SetKeyRequest, metadata: Metadata
+    ) -> kv_service_pb2.KeyValueEntry:
+        return (await self.call(self.kv.SetKey, request, metadata=metadata)).entry
+
+    async def _send_key_writes(
+        self, credentials: Metadata, items: list[tuple[kv_service_pb2.SetKeyRequest, Metadata]]
+    ) -> list[Any]:
+        async def send() -> list[Any]:
+            request = kv_service_pb2.SetKeysRequest(entries=[entry for entry, _ in items])
+            answer = await self.call(
+                self.kv.SetKeys, request, metadata=_batch_metadata(credentials, items)
+            )
+            return [
+                PlinthError.from_status(write.error) if write.HasField("error") else write.entry
+                for write in answer.writes
+            ]
+
+        return await _batched(items, self._set_one, send)
 
     async def kv_delete(self, key: str) -> bool:
         """True when the key existed."""
@@ -322,21 +376,14 @@ class AsyncClient:
     async def _send_enqueues(
         self, credentials: Metadata, items: list[tuple[queue_service_pb2.EnqueueRequest, Metadata]]
     ) -> list[Any]:
-        if len(items) == 1:
-            return [await self._enqueue_one(*items[0])]
-        request = queue_service_pb2.EnqueueBatchRequest(jobs=[job for job, _ in items])
-        try:
+        async def send() -> list[Any]:
+            request = queue_service_pb2.EnqueueBatchRequest(jobs=[job for job, _ in items])
             answer = await self.call(
                 self.queue.EnqueueBatch, request, metadata=_batch_metadata(credentials, items)
             )
-        except PlinthError as error:
-            if error.grpc_code not in REFUSALS:
-                raise
-            return await asyncio.gather(
-                *(self._enqueue_one(job, metadata) for job, metadata in items),
-                return_exceptions=True,
-            )
-        return list(answer.jobs)
+            return list(answer.jobs)
+
+        return await _batched(items, self._enqueue_one, send)
 
     async def enqueue_batch(
         self, topic: str, payloads: Sequence[Any], *, delay_ms: int = 0, max_attempts: int = 0

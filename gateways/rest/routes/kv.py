@@ -16,7 +16,7 @@ import orjson
 from plinth.v1 import kv_service_pb2 as pb
 from sanic import Blueprint, HTTPResponse, Request
 
-from gateways.core_client import call, key_entry
+from gateways.core_client import call, key_entry, set_entry
 from gateways.rest import params, render
 from gateways.rest.errors import bad_request
 
@@ -65,8 +65,7 @@ async def get_key(request: Request, key: str) -> HTTPResponse:
 async def set_key(request: Request, key: str) -> HTTPResponse:
     ttl = params.integer(params.query_args(request), "ttl", 0, params.INT64_MAX)
     message = pb.SetKeyRequest(key=key, value=request.body, ttl_ms=ttl or 0)
-    answer = await call(request, "kv", "SetKey", message)
-    return render.data(_entry(answer.entry))
+    return render.data(_entry(await set_entry(request, message)))
 
 
 async def delete_key(request: Request, key: str) -> HTTPResponse:
