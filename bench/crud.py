@@ -13,39 +13,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import os
 import random
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import grpc
 import httpx
 import orjson
 import psycopg
 from plinth.v1 import record_service_pb2 as pb
 from plinth.v1 import record_service_pb2_grpc as rpc
 from psycopg import sql
-from psycopg_pool import AsyncConnectionPool
 
+from bench.cli import add_load_options, config_from, run
 from bench.load import (
     CALL_TIMEOUT,
-    NOTE,
-    RestPool,
     Result,
     as_json,
     check_connections,
-    cpu_table,
-    drive,
+    create_collection,
+    measure_call,
+    paths_report,
     progress,
-    ratios,
-    run_async,
     space_id,
-    throughput_table,
 )
-from bench.stack import Stack, machine_busy_seconds, running_stack
-from core.db.pool import open_pool
+from bench.paths import GrpcPath, RestPath, SqlPath
+from bench.stack import Stack
 from core.query.compile import select_one
 from core.records.values import check_record
 from core.records.writes import insert
@@ -83,14 +76,8 @@ class Config:
 
 def parse_args(argv: list[str] | None = None) -> Config:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--concurrency", type=int, default=32, help="in-flight requests")
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds measured per case")
-    parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured seconds per case")
-    parser.add_argument("--max-requests", type=int, default=200_000, help="cap per case")
+    add_load_options(parser, concurrency=32, per="case")
     parser.add_argument("--records", type=int, default=10_000, help="records seeded for GETs")
-    parser.add_argument(
-        "--pool-size", type=int, help="DB connections of core and of the SQL path (concurrency)"
-    )
     parser.add_argument(
         "--http-client",
         choices=("raw", "httpx"),
@@ -102,17 +89,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     args = parser.parse_args(argv)
     if args.concurrency < 1 or args.duration <= 0 or args.records < 1:
         parser.error("--concurrency, --duration and --records must be positive")
-    return Config(
-        concurrency=args.concurrency,
-        duration=args.duration,
-        warmup=max(args.warmup, 0.0),
-        max_requests=args.max_requests,
-        records=args.records,
-        pool_size=args.pool_size or args.concurrency,
-        http_client=args.http_client,
-        seed=args.seed,
-        json=args.json,
-    )
+    return config_from(Config, args)
 
 
 def records(start: int = 0) -> Iterator[dict[str, Any]]:
@@ -172,74 +149,43 @@ class Target(Protocol):
 
 
 class SqlTarget:
-    """Core's pool settings (prepared statements, UTC, autocommit) and core's pattern:
-    a pooled connection per statement."""
+    """GetRecord's and CreateRecord's statements on the SQL path."""
 
-    def __init__(self, pool: AsyncConnectionPool, statements: Statements) -> None:
-        self._pool = pool
+    def __init__(self, db: SqlPath, statements: Statements) -> None:
+        self._db = db
         self._statements = statements
 
-    @classmethod
-    async def open(cls, stack: Stack, statements: Statements, size: int) -> SqlTarget:
-        return cls(await open_pool(stack.database_url(), size, size), statements)
-
-    async def _fetchone(self, query: str, params: dict[str, Any]) -> None:
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(query, params)
-            if await cur.fetchone() is None:
-                raise RuntimeError(f"SQL returned no row for {params}")
-
     async def get(self, record_id: str) -> None:
-        await self._fetchone(self._statements.get, {"p0": record_id})
+        await self._db.fetch((self._statements.get, {"p0": record_id}))
 
     async def create(self, record: dict[str, Any]) -> None:
-        await self._fetchone(self._statements.insert, insert_params(record))
+        await self._db.fetch((self._statements.insert, insert_params(record)))
 
     async def close(self) -> None:
-        await self._pool.close()
+        await self._db.close()
 
 
-class GrpcTarget:
-    """One grpc.aio channel (one HTTP/2 connection) and the generated stub."""
-
-    def __init__(self, stack: Stack) -> None:
-        self._channel = grpc.aio.insecure_channel(stack.core_addr)
-        self._stub = rpc.RecordServiceStub(self._channel)
-        self._metadata = (("authorization", f"Bearer {stack.admin_key}"),)
+class GrpcTarget(GrpcPath):
+    stub_class = rpc.RecordServiceStub
 
     async def get(self, record_id: str) -> None:
         request = pb.GetRecordRequest(collection=COLLECTION, id=record_id)
-        await self._stub.GetRecord(request, metadata=self._metadata, timeout=CALL_TIMEOUT)
+        await self.stub.GetRecord(request, metadata=self.metadata, timeout=CALL_TIMEOUT)
 
     async def create(self, record: dict[str, Any]) -> bytes:
         request = pb.CreateRecordRequest(collection=COLLECTION, data=orjson.dumps(record))
-        answer = await self._stub.CreateRecord(
-            request, metadata=self._metadata, timeout=CALL_TIMEOUT
-        )
+        answer = await self.stub.CreateRecord(request, metadata=self.metadata, timeout=CALL_TIMEOUT)
         return answer.record.json
 
-    async def close(self) -> None:
-        await self._channel.close()
 
-
-class RawRestTarget:
-    """The raw keep-alive client of bench/load.py: the cheapest client side."""
-
-    def __init__(self, pool: RestPool) -> None:
-        self._pool = pool
-
-    @classmethod
-    async def open(cls, stack: Stack, size: int) -> RawRestTarget:
-        return cls(await RestPool.open(stack.rest_url, stack.admin_key, size))
+class RawRestTarget(RestPath):
+    """The raw client: the cheapest client side."""
 
     async def get(self, record_id: str) -> None:
-        await self._pool.get(f"/api/v1/{COLLECTION}/{record_id}")
+        await self.pool.get(f"/api/v1/{COLLECTION}/{record_id}")
 
     async def create(self, record: dict[str, Any]) -> None:
-        await self._pool.request("POST", f"/api/v1/{COLLECTION}", orjson.dumps(record), 201)
-
-    async def close(self) -> None:
-        await self._pool.close()
+        await self.pool.request("POST", f"/api/v1/{COLLECTION}", orjson.dumps(record), 201)
 
 
 class HttpxRestTarget:
@@ -271,7 +217,7 @@ class HttpxRestTarget:
 
 async def open_target(path: str, stack: Stack, config: Config, statements: Statements) -> Target:
     if path == "SQL":
-        return await SqlTarget.open(stack, statements, config.pool_size)
+        return SqlTarget(await SqlPath.open(stack, config.pool_size), statements)
     if path == "gRPC":
         return GrpcTarget(stack)
     if config.http_client == "httpx":
@@ -300,29 +246,14 @@ async def measure(
 ) -> Result:
     target = await open_target(path, stack, config, workload.statements)
     try:
-        call = workload.caller(operation, target)
-        # Warm-up: connections, prepared statements, the schema cache and the auth cache.
-        await drive(call, config.concurrency, config.warmup, config.max_requests)
-        before, machine = stack.cpu_seconds(), machine_busy_seconds()
-        latencies, seconds = await drive(
-            call, config.concurrency, config.duration, config.max_requests
+        return await measure_call(
+            workload.caller(operation, target), operation, path, stack, config
         )
-        after, machine = stack.cpu_seconds(), machine_busy_seconds() - machine
     finally:
         await target.close()
-    cpu = {name: after[name] - before.get(name, 0.0) for name in after}
-    others = max(machine - sum(cpu.values()), 0.0)
-    return Result(operation, path, len(latencies), seconds, latencies, cpu, others)
 
 
 # --- setup ------------------------------------------------------------------------------
-
-
-async def create_collection(stack: Stack) -> None:
-    async with httpx.AsyncClient(base_url=stack.rest_url, headers=stack.headers()) as client:
-        response = await client.post("/api/v1/schema/collections", json=SCHEMA, timeout=60)
-    if response.status_code != 201:
-        raise RuntimeError(f"creating {COLLECTION}: HTTP {response.status_code} {response.text}")
 
 
 async def seed(stack: Stack, count: int, concurrency: int) -> list[str]:
@@ -349,7 +280,7 @@ async def seed(stack: Stack, count: int, concurrency: int) -> list[str]:
 
 async def bench(stack: Stack, config: Config) -> list[Result]:
     progress(f"creating {COLLECTION} and seeding {config.records:,} records through gRPC")
-    await create_collection(stack)
+    await create_collection(stack, SCHEMA)
     ids = await seed(stack, config.records, config.concurrency)
     workload = Workload(
         statements=await prepare_sql(stack, config.pool_size),
@@ -370,33 +301,13 @@ async def bench(stack: Stack, config: Config) -> list[Result]:
 
 
 def render(results: list[Result], config: Config, cpus: int) -> str:
-    lines = throughput_table(results)
-    lines.append("")
-    for operation, pair in ratios(results).items():
-        lines.append(
-            f"{operation:<7} REST/SQL {pair['REST/SQL']:.2f}   gRPC/SQL {pair['gRPC/SQL']:.2f}"
-        )
-    lines += ["", *cpu_table(results, cpus), ""]
-    lines.append(
-        f"concurrency {config.concurrency}, DB pools {config.pool_size}, {config.duration:g}s per"
-        f" case, REST client {config.http_client}, {config.records:,} seeded records."
-    )
-    lines.append(NOTE.format(cpus=cpus))
-    return "\n".join(lines)
+    details = f"REST client {config.http_client}, {config.records:,} seeded records"
+    return paths_report(results, config, cpus, details)
 
 
 def main(argv: list[str] | None = None) -> None:
-    config = parse_args(argv)
-    cpus = os.cpu_count() or 1
-    progress("starting core and the REST gateway (embedded PostgreSQL, temporary data dir)")
-    pool = str(config.pool_size)
-    with running_stack(PLINTH_DB_POOL_MIN=pool, PLINTH_DB_POOL_MAX=pool) as stack:
-        results = run_async(bench(stack, config))
-    print(as_json(results, config, cpus) if config.json else render(results, config, cpus))
+    run(parse_args(argv), bench, render, as_json)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit(130)
+    main()

@@ -16,45 +16,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import os
 import random
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
-import grpc
 import orjson
 from plinth.v1 import kv_service_pb2 as pb
 from plinth.v1 import kv_service_pb2_grpc as rpc
 
-from bench.load import (
-    CALL_TIMEOUT,
-    NOTE,
-    RestPool,
-    Result,
-    as_json,
-    cpu_table,
-    drive,
-    progress,
-    ratios,
-    run_async,
-    space_id,
-    throughput_table,
-)
-from bench.stack import Stack, machine_busy_seconds, running_stack
-from core.db.pool import open_pool
-from core.kv import store
+from bench.cli import add_load_options, config_from, run
+from bench.load import CALL_TIMEOUT, Result, as_json, measure_call, paths_report, progress, space_id
+from bench.paths import GrpcPath, RestPath, SqlPath
+from bench.stack import Stack
 
 OPERATIONS = ("get", "set")
 PATHS = ("SQL", "gRPC", "REST")
 VALUE = {"name": "Ada", "plan": "pro", "visits": 12, "tags": ["a", "b"]}
-# The statement a developer would write for one key (core's own takes a list of keys).
+# The statements a developer would write for one key (core's own take lists of keys).
 GET_ONE = (
     "SELECT value::text, (extract(epoch FROM expires_at) * 1000)::bigint FROM plinth.kv"
     " WHERE space_id = %(space)s AND key = %(key)s"
     " AND (expires_at IS NULL OR expires_at > now())"
+)
+SET_ONE = (
+    "INSERT INTO plinth.kv (space_id, key, value) VALUES (%(space)s, %(key)s, %(value)s::jsonb)"
+    " ON CONFLICT (space_id, key) DO UPDATE"
+    " SET value = excluded.value, expires_at = NULL, updated_at = now()"
+    " RETURNING value::text, (extract(epoch FROM expires_at) * 1000)::bigint"
 )
 
 
@@ -75,12 +64,8 @@ class Config:
 
 def parse_args(argv: list[str] | None = None) -> Config:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--concurrency", type=int, default=32, help="in-flight requests")
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds measured per case")
-    parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured seconds per case")
-    parser.add_argument("--max-requests", type=int, default=200_000, help="cap per case")
+    add_load_options(parser, concurrency=32, per="case")
     parser.add_argument("--keys", type=int, default=10_000, help="keys seeded for GETs")
-    parser.add_argument("--pool-size", type=int, help="DB connections of core and of SQL")
     parser.add_argument("--cache-ttl", type=float, default=60.0, help="PLINTH_KV_CACHE_TTL")
     parser.add_argument("--redis", help="PLINTH_REDIS_URL for core (the shared cache)")
     parser.add_argument(
@@ -94,19 +79,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     operations = tuple(op for op in args.operations.split(",") if op)
     if not operations or set(operations) - set(OPERATIONS):
         parser.error(f"--operations takes {', '.join(OPERATIONS)}")
-    return Config(
-        concurrency=args.concurrency,
-        duration=args.duration,
-        warmup=max(args.warmup, 0.0),
-        max_requests=args.max_requests,
-        keys=args.keys,
-        pool_size=args.pool_size or args.concurrency,
-        cache_ttl=args.cache_ttl,
-        redis=args.redis,
-        operations=operations,
-        seed=args.seed,
-        json=args.json,
-    )
+    return config_from(Config, args, operations=operations)
 
 
 def key_name(n: int) -> str:
@@ -117,73 +90,49 @@ def key_name(n: int) -> str:
 
 
 class SqlTarget:
-    """Core's pool settings and core's statements, a pooled connection per statement."""
+    """GET_ONE and SET_ONE on core's pool settings."""
 
-    def __init__(self, pool, space: str) -> None:
-        self._pool = pool
+    def __init__(self, db: SqlPath, space: str) -> None:
+        self._db = db
         self._space = space
-        self._set = store.Statements(notify=False).set
 
     @classmethod
     async def open(cls, stack: Stack, size: int) -> SqlTarget:
-        pool = await open_pool(stack.database_url(), size, size)
-        async with pool.connection() as conn:
+        db = await SqlPath.open(stack, size)
+        async with db.pool.connection() as conn:
             space = await space_id(conn, stack.admin_key)
-        return cls(pool, space)
+        return cls(db, space)
 
     async def get(self, key: str) -> None:
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(GET_ONE, {"space": self._space, "key": key})
-            if await cur.fetchone() is None:
-                raise RuntimeError(f"SQL found no key {key!r}")
+        await self._db.fetch((GET_ONE, {"space": self._space, "key": key}))
 
     async def set(self, key: str, value: bytes) -> None:
-        params = {"space": self._space, "key": key, "value": value.decode(), "ttl": None}
-        async with self._pool.connection() as conn:
-            await (await conn.execute(self._set, params)).fetchone()
+        await self._db.fetch((SET_ONE, {"space": self._space, "key": key, "value": value.decode()}))
 
     async def close(self) -> None:
-        await self._pool.close()
+        await self._db.close()
 
 
-class GrpcTarget:
-    def __init__(self, stack: Stack) -> None:
-        self._channel = grpc.aio.insecure_channel(stack.core_addr)
-        self._stub = rpc.KeyValueServiceStub(self._channel)
-        self._metadata = (("authorization", f"Bearer {stack.admin_key}"),)
+class GrpcTarget(GrpcPath):
+    stub_class = rpc.KeyValueServiceStub
 
     async def get(self, key: str) -> None:
-        await self._stub.GetKey(
-            pb.GetKeyRequest(key=key), metadata=self._metadata, timeout=CALL_TIMEOUT
+        await self.stub.GetKey(
+            pb.GetKeyRequest(key=key), metadata=self.metadata, timeout=CALL_TIMEOUT
         )
 
     async def set(self, key: str, value: bytes) -> None:
-        await self._stub.SetKey(
-            pb.SetKeyRequest(key=key, value=value), metadata=self._metadata, timeout=CALL_TIMEOUT
+        await self.stub.SetKey(
+            pb.SetKeyRequest(key=key, value=value), metadata=self.metadata, timeout=CALL_TIMEOUT
         )
 
-    async def close(self) -> None:
-        await self._channel.close()
 
-
-class RestTarget:
-    """The raw keep-alive client of bench/load.py, one connection per request in flight."""
-
-    def __init__(self, pool: RestPool) -> None:
-        self._pool = pool
-
-    @classmethod
-    async def open(cls, stack: Stack, size: int) -> RestTarget:
-        return cls(await RestPool.open(stack.rest_url, stack.admin_key, size))
-
+class RestTarget(RestPath):
     async def get(self, key: str) -> None:
-        await self._pool.get("/api/v1/kv/" + quote(key, safe="/:"))
+        await self.pool.get("/api/v1/kv/" + quote(key, safe="/:"))
 
     async def set(self, key: str, value: bytes) -> None:
-        await self._pool.request("PUT", "/api/v1/kv/" + quote(key, safe="/:"), value)
-
-    async def close(self) -> None:
-        await self._pool.close()
+        await self.pool.request("PUT", "/api/v1/kv/" + quote(key, safe="/:"), value)
 
 
 async def open_target(path: str, stack: Stack, config: Config):
@@ -210,17 +159,9 @@ async def measure(operation: str, path: str, stack: Stack, config: Config) -> Re
     rng = random.Random(config.seed)
     try:
         call = caller(operation, target, rng, config.keys)
-        await drive(call, config.concurrency, config.warmup, config.max_requests)
-        before, machine = stack.cpu_seconds(), machine_busy_seconds()
-        latencies, seconds = await drive(
-            call, config.concurrency, config.duration, config.max_requests
-        )
-        after, machine = stack.cpu_seconds(), machine_busy_seconds() - machine
+        return await measure_call(call, operation, path, stack, config)
     finally:
         await target.close()
-    cpu = {name: after[name] - before.get(name, 0.0) for name in after}
-    others = max(machine - sum(cpu.values()), 0.0)
-    return Result(operation, path, len(latencies), seconds, latencies, cpu, others)
 
 
 async def seed(stack: Stack, count: int, concurrency: int) -> None:
@@ -234,14 +175,13 @@ async def seed(stack: Stack, count: int, concurrency: int) -> None:
         await target.close()
 
 
-async def kv_section(
-    stack: Stack, config: Config, operations: tuple[str, ...] = OPERATIONS
-) -> list[Result]:
-    """Seed the keys and measure every operation on every path (callable from other benches)."""
+async def kv_section(stack: Stack, config: Config) -> list[Result]:
+    """Seed the keys and measure each operation of --operations on every path (callable from
+    other benches)."""
     progress(f"seeding {config.keys:,} keys through gRPC")
     await seed(stack, config.keys, config.concurrency)
     results = []
-    for operation, path in itertools.product(operations, PATHS):
+    for operation, path in itertools.product(config.operations, PATHS):
         progress(
             f"kv {operation:>4} via {path:<4}: {config.warmup:g}s warm-up, {config.duration:g}s"
         )
@@ -254,41 +194,17 @@ async def kv_section(
 
 
 def render(results: list[Result], config: Config, cpus: int) -> str:
-    lines = throughput_table(results)
-    lines.append("")
-    for operation, pair in ratios(results).items():
-        lines.append(
-            f"{operation:<7} REST/SQL {pair['REST/SQL']:.2f}   gRPC/SQL {pair['gRPC/SQL']:.2f}"
-        )
-    lines += ["", *cpu_table(results, cpus), ""]
     cache = "off" if config.cache_ttl <= 0 else ("Redis" if config.redis else "in-memory")
-    lines.append(
-        f"concurrency {config.concurrency}, DB pools {config.pool_size}, {config.duration:g}s per"
-        f" case, {config.keys:,} keys, core cache {cache}."
-    )
-    lines.append(NOTE.format(cpus=cpus))
-    return "\n".join(lines)
+    return paths_report(results, config, cpus, f"{config.keys:,} keys, core cache {cache}")
 
 
 def main(argv: list[str] | None = None) -> None:
     config = parse_args(argv)
-    cpus = os.cpu_count() or 1
-    progress("starting core and the REST gateway (embedded PostgreSQL, temporary data dir)")
-    pool = str(config.pool_size)
-    settings: dict[str, Any] = {
-        "PLINTH_DB_POOL_MIN": pool,
-        "PLINTH_DB_POOL_MAX": pool,
-        "PLINTH_KV_CACHE_TTL": str(config.cache_ttl),
-    }
+    settings = {"PLINTH_KV_CACHE_TTL": str(config.cache_ttl)}
     if config.redis:
         settings["PLINTH_REDIS_URL"] = config.redis
-    with running_stack(**settings) as stack:
-        results = run_async(kv_section(stack, config, config.operations))
-    print(as_json(results, config, cpus) if config.json else render(results, config, cpus))
+    run(config, kv_section, render, as_json, **settings)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit(130)
+    main()

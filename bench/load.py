@@ -1,5 +1,6 @@
 """Load generation and reporting shared by the benchmarks: a raw HTTP/1.1 client,
-the closed-loop driver, latency and CPU tables, and checks on the database."""
+the closed-loop driver and its measurement, latency and CPU tables, and checks on the
+database and on the answers."""
 
 from __future__ import annotations
 
@@ -7,19 +8,41 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+import httpx
 import psycopg
 
+from bench.stack import Stack, machine_busy_seconds
 from core.auth.keys import hash_key
+from core.query.compile import Statement
 
 CALL_TIMEOUT = 30.0
 NOTE = (
     "The load generator (one asyncio process) shares the {cpus} CPUs with core, the REST"
     " gateway and Postgres: every path pays for its own client side too."
 )
+NOISY = 0.10  # share of the CPUs used by other processes above which a report warns
+T = TypeVar("T")
+
+
+class LoadConfig(Protocol):
+    """What the driver and the runner read of a script's Config."""
+
+    @property
+    def concurrency(self) -> int: ...
+    @property
+    def duration(self) -> float: ...
+    @property
+    def warmup(self) -> float: ...
+    @property
+    def max_requests(self) -> int: ...
+    @property
+    def pool_size(self) -> int: ...
+    @property
+    def json(self) -> bool: ...
 
 
 def progress(message: str) -> None:
@@ -45,6 +68,32 @@ async def check_connections(conn: psycopg.AsyncConnection, pool_size: int) -> No
         raise SystemExit(f"--pool-size {pool_size} is too large for max_connections={limit}")
 
 
+async def create_collection(stack: Stack, schema: dict[str, Any]) -> None:
+    """Through the schema API, so core knows the collection and creates its indexes."""
+    async with httpx.AsyncClient(base_url=stack.rest_url, headers=stack.headers()) as client:
+        response = await client.post("/api/v1/schema/collections", json=schema, timeout=60)
+    if response.status_code != 201:
+        raise RuntimeError(
+            f"creating {schema['name']}: HTTP {response.status_code} {response.text}"
+        )
+
+
+async def show_plans(conn: psycopg.AsyncConnection, shown: dict[str, Statement]) -> None:
+    """Each statement with its EXPLAIN ANALYZE, on stderr (--explain)."""
+    for name, (text, params) in shown.items():
+        cur = await conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, SUMMARY) {text}", params)
+        lines = "\n".join(f"    {row[0]}" for row in await cur.fetchall())
+        progress(f"-- {name}:\n    {text}\n    {params}\n{lines}")
+
+
+def same_answer(case: str, rest: Any, sql_answer: Any) -> None:
+    if rest != sql_answer:
+        raise RuntimeError(
+            f"{case}: REST and SQL answers differ:\n  REST {str(rest)[:300]}\n"
+            f"  SQL  {str(sql_answer)[:300]}"
+        )
+
+
 class HttpConnection:
     """Keep-alive HTTP/1.1 on one socket, Content-Length bodies only (what Sanic sends)."""
 
@@ -61,6 +110,11 @@ class HttpConnection:
         length = int(header[start + 17 : header.index(b"\r\n", start + 2)])
         return int(header[9:12]), await self._reader.readexactly(length)
 
+    @classmethod
+    async def open(cls, rest_url: str) -> HttpConnection:
+        name, _, port = rest_url.removeprefix("http://").rpartition(":")
+        return cls(*await asyncio.open_connection(name, int(port)))
+
     def close(self) -> None:
         self._writer.close()
 
@@ -76,11 +130,9 @@ class RestPool:
             self._idle.put_nowait(connection)
 
     @classmethod
-    async def open(cls, rest_url: str, admin_key: str, size: int) -> RestPool:
-        host = rest_url.removeprefix("http://")
-        name, _, port = host.rpartition(":")
-        streams = [await asyncio.open_connection(name, int(port)) for _ in range(size)]
-        return cls(host, admin_key, [HttpConnection(*pair) for pair in streams])
+    async def open(cls, stack: Stack, size: int) -> RestPool:
+        connections = [await HttpConnection.open(stack.rest_url) for _ in range(size)]
+        return cls(stack.rest_url.removeprefix("http://"), stack.admin_key, connections)
 
     async def request(self, method: str, path: str, body: bytes = b"", expect: int = 200) -> bytes:
         head = (
@@ -163,6 +215,35 @@ async def drive(
     return latencies, time.perf_counter() - start
 
 
+def cpu_meter(stack: Stack) -> Callable[[], tuple[dict[str, float], float]]:
+    """Starts counting; the function returned tells the CPU seconds used since by each
+    process of the stack, and by the processes outside it."""
+    before, machine = stack.cpu_seconds(), machine_busy_seconds()
+
+    def used() -> tuple[dict[str, float], float]:
+        after, busy = stack.cpu_seconds(), machine_busy_seconds() - machine
+        cpu = {role: after[role] - before.get(role, 0.0) for role in after}
+        return cpu, max(busy - sum(cpu.values()), 0.0)
+
+    return used
+
+
+async def measure_call(
+    call: Callable[[], Awaitable[object]],
+    operation: str,
+    path: str,
+    stack: Stack,
+    config: LoadConfig,
+) -> Result:
+    """One case: a warm-up, then the measured run with the CPU each process used."""
+    # Warm-up: connections, prepared statements, the schema cache and the auth cache.
+    await drive(call, config.concurrency, config.warmup, config.max_requests)
+    used = cpu_meter(stack)
+    latencies, seconds = await drive(call, config.concurrency, config.duration, config.max_requests)
+    cpu, others = used()
+    return Result(operation, path, len(latencies), seconds, latencies, cpu, others)
+
+
 def throughput_table(results: list[Result]) -> list[str]:
     lines = [
         f"{'operation':<10}{'path':<6}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
@@ -196,7 +277,7 @@ def cpu_table(results: list[Result], cpus: int) -> list[str]:
     return lines
 
 
-def run_async(main: Awaitable[list[Result]]) -> list[Result]:
+def run_async(main: Coroutine[Any, Any, T]) -> T:
     """On uvloop, as the servers run: a cheaper client loop leaves more CPU to them."""
     try:
         import uvloop
@@ -206,24 +287,77 @@ def run_async(main: Awaitable[list[Result]]) -> list[Result]:
 
 
 def ratios(results: list[Result]) -> dict[str, dict[str, float]]:
-    """Per operation: REST/SQL and gRPC/SQL of req/s (1.0 would be as fast as plain SQL)."""
+    """Per operation: REST/SQL and gRPC/SQL of req/s, of the paths measured (1.0 would be
+    as fast as plain SQL)."""
     rate = {(r.operation, r.path): r.rate for r in results}
     ops = dict.fromkeys(r.operation for r in results)
     return {
-        op: {f"{path}/SQL": rate[op, path] / rate[op, "SQL"] for path in ("REST", "gRPC")}
+        op: {
+            f"{path}/SQL": rate[op, path] / rate[op, "SQL"]
+            for path in ("REST", "gRPC")
+            if (op, path) in rate
+        }
         for op in ops
     }
 
 
+def rest_over_sql(results: list[Result]) -> dict[str, float]:
+    """Per case: REST/SQL of req/s, for the benchmarks without a gRPC path."""
+    return {case: pair["REST/SQL"] for case, pair in ratios(results).items()}
+
+
+def paths_report(results: list[Result], config: LoadConfig, cpus: int, details: str) -> str:
+    """The text report of REST and gRPC against SQL; `details` ends the line on the settings."""
+    lines = [*throughput_table(results), ""]
+    for operation, pair in ratios(results).items():
+        lines.append(
+            f"{operation:<7} REST/SQL {pair['REST/SQL']:.2f}   gRPC/SQL {pair['gRPC/SQL']:.2f}"
+        )
+    lines += ["", *cpu_table(results, cpus), ""]
+    lines.append(
+        f"concurrency {config.concurrency}, DB pools {config.pool_size}, {config.duration:g}s per"
+        f" case, {details}."
+    )
+    lines.append(NOTE.format(cpus=cpus))
+    return "\n".join(lines)
+
+
+class Measured(Protocol):
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def others(self) -> float: ...
+
+
+def others_share(measured: Iterable[Measured], cpus: int) -> float:
+    """The largest share of all CPUs used by processes outside the benchmark in one case."""
+    return max((m.others / (m.seconds * cpus) for m in measured), default=0.0)
+
+
+def noise_warning(measured: Iterable[Measured], cpus: int) -> list[str]:
+    """A line for the report when other processes used more than NOISY of the CPUs."""
+    noise = others_share(measured, cpus)
+    if noise <= NOISY:
+        return []
+    return [
+        f"Other processes used up to {noise:.0%} of the CPUs during a measurement:"
+        " the machine was not quiet, rerun for stable figures."
+    ]
+
+
+def report_json(config: Any, cpus: int, **figures: Any) -> str:
+    """The run as JSON: `config` is the script's settings dataclass, the note comes last."""
+    report = {"config": asdict(config), "cpus": cpus, **figures, "note": NOTE.format(cpus=cpus)}
+    return json.dumps(report, indent=2)
+
+
 def as_json(results: list[Result], config: Any, cpus: int) -> str:
-    """The run as JSON: `config` is the script's settings dataclass."""
-    report = {
-        "config": asdict(config),
-        "cpus": cpus,
-        "results": [r.summary() for r in results],
-        "ratios": {
+    """A run of REST and gRPC against SQL as JSON."""
+    return report_json(
+        config,
+        cpus,
+        results=[r.summary() for r in results],
+        ratios={
             op: {k: round(v, 3) for k, v in pair.items()} for op, pair in ratios(results).items()
         },
-        "note": NOTE.format(cpus=cpus),
-    }
-    return json.dumps(report, indent=2)
+    )

@@ -14,18 +14,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
-import os
 import random
 import statistics
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlencode
 
-import httpx
 import orjson
 import psycopg
 from google.protobuf import struct_pb2
@@ -33,19 +29,28 @@ from plinth.v1 import query_pb2
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
+from bench.cli import add_load_options, config_from, run
 from bench.load import (
+    NOTE,
     RestPool,
     Result,
     check_connections,
+    cpu_meter,
     cpu_table,
-    drive,
+    create_collection,
+    measure_call,
+    noise_warning,
+    others_share,
     progress,
-    run_async,
+    report_json,
+    rest_over_sql,
+    same_answer,
+    show_plans,
     space_id,
     throughput_table,
 )
-from bench.stack import Stack, machine_busy_seconds, running_stack
-from core.db.pool import open_pool
+from bench.paths import SqlPath
+from bench.stack import Stack
 from core.query import ast, compile, plan
 from core.schema.cache import load_space
 from core.schema.model import CollectionSpec
@@ -79,11 +84,6 @@ EXPORT_TIMEOUT = 300.0
 # From the issue: REST list throughput against plain SQL, and export rows/s.
 LIST_TARGET, LIST_GOAL = 0.35, 0.5
 EXPORT_TARGET = 100_000
-NOISY = 0.10  # share of the CPUs used by other processes above which the report warns
-NOTE = (
-    "The load generator (one asyncio process) shares the {cpus} CPUs with core, the REST"
-    " gateway and Postgres: every path pays for its own client side too."
-)
 
 
 # --- configuration -----------------------------------------------------------
@@ -117,13 +117,7 @@ def _choices(text: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
 def parse_args(argv: list[str] | None = None) -> Config:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="rows seeded with SQL")
-    parser.add_argument("--concurrency", type=int, default=16, help="in-flight requests")
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds measured per case")
-    parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured seconds per case")
-    parser.add_argument("--max-requests", type=int, default=200_000, help="cap per case")
-    parser.add_argument(
-        "--pool-size", type=int, help="DB connections of core and of the SQL path (concurrency)"
-    )
+    add_load_options(parser, concurrency=16, per="case")
     parser.add_argument(
         "--cases",
         type=lambda t: _choices(t, CASES, "case"),
@@ -148,21 +142,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         parser.error("--rows, --concurrency, --export-runs and --cursor-pages must be positive")
     if args.duration <= 0:
         parser.error("--duration must be positive")
-    return Config(
-        rows=args.rows,
-        concurrency=args.concurrency,
-        duration=args.duration,
-        warmup=max(args.warmup, 0.0),
-        max_requests=args.max_requests,
-        pool_size=args.pool_size or args.concurrency,
-        cases=args.cases,
-        formats=args.formats,
-        export_runs=args.export_runs,
-        cursor_pages=args.cursor_pages,
-        seed=args.seed,
-        explain=args.explain,
-        json=args.json,
-    )
+    return config_from(Config, args)
 
 
 # --- the requests: REST query strings, and the SQL core composes for them -----------------
@@ -288,14 +268,6 @@ FROM (SELECT n, random() AS r1, random() AS r2, random() AS r3, random() AS r4,
 """
 
 
-async def create_collection(stack: Stack) -> None:
-    """Through the schema API, so core knows the collection and creates its indexes."""
-    async with httpx.AsyncClient(base_url=stack.rest_url, headers=stack.headers()) as client:
-        response = await client.post("/api/v1/schema/collections", json=SCHEMA, timeout=60)
-    if response.status_code != 201:
-        raise RuntimeError(f"creating {COLLECTION}: HTTP {response.status_code} {response.text}")
-
-
 async def seed_and_compose(stack: Stack, config: Config) -> Statements:
     """Fill the collection's table with one INSERT … SELECT, VACUUM ANALYZE it, and compose
     the statements core runs for the benchmark's requests."""
@@ -325,47 +297,10 @@ async def explain(conn: psycopg.AsyncConnection, statements: Statements) -> None
         "cursor (2nd page)": statements.cursor_page(orjson.loads(keys)[-1]),
         "aggregate": statements.aggregate,
     }
-    for name, (text, params) in shown.items():
-        cur = await conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, SUMMARY) {text}", params)
-        lines = "\n".join(f"    {row[0]}" for row in await cur.fetchall())
-        progress(f"-- {name}:\n    {text}\n    {params}\n{lines}")
-
-
-# --- the two paths for request cases ---------------------------------------------------------
-
-
-class SqlPath:
-    """Core's pool settings (prepared statements, UTC, autocommit) and core's pattern:
-    a pooled connection per statement."""
-
-    def __init__(self, pool: AsyncConnectionPool) -> None:
-        self.pool = pool
-
-    @classmethod
-    async def open(cls, stack: Stack, size: int) -> SqlPath:
-        return cls(await open_pool(stack.database_url(), size, size))
-
-    async def fetch(self, statement: compile.Statement) -> tuple:
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(*statement)
-            row = await cur.fetchone()
-        if row is None:
-            raise RuntimeError("the statement returned no row")
-        return row
-
-    async def close(self) -> None:
-        await self.pool.close()
+    await show_plans(conn, shown)
 
 
 # --- checks: both paths answer the same before anything is measured ----------------------
-
-
-def same_answer(case: str, rest: Any, sql_answer: Any) -> None:
-    if rest != sql_answer:
-        raise RuntimeError(
-            f"{case}: REST and SQL answers differ:\n  REST {str(rest)[:300]}\n"
-            f"  SQL  {str(sql_answer)[:300]}"
-        )
 
 
 def token_position(token: str) -> list[str | None]:
@@ -449,20 +384,6 @@ class Workload:
             "aggregate": lambda: aggregate_path,
         }[case]
         return lambda: path.get(chosen())
-
-
-async def measure(
-    case: str, path: SqlPath | RestPool, name: str, stack: Stack, config: Config, load: Workload
-) -> Result:
-    call = load.caller(case, path)
-    # Warm-up: connections, prepared statements, the schema cache and the auth cache.
-    await drive(call, config.concurrency, config.warmup, config.max_requests)
-    before, machine = stack.cpu_seconds(), machine_busy_seconds()
-    latencies, seconds = await drive(call, config.concurrency, config.duration, config.max_requests)
-    after, machine = stack.cpu_seconds(), machine_busy_seconds() - machine
-    cpu = {role: after[role] - before.get(role, 0.0) for role in after}
-    others = max(machine - sum(cpu.values()), 0.0)
-    return Result(case, name, len(latencies), seconds, latencies, cpu, others)
 
 
 # --- exports -------------------------------------------------------------------------------
@@ -593,16 +514,14 @@ async def measure_export(
         raise RuntimeError(
             f"{path} {export_format} export: {lines - header:,} rows, expected {config.rows:,}"
         )
-    before, machine = stack.cpu_seconds(), machine_busy_seconds()
+    used = cpu_meter(stack)
     times = []
     for _ in range(config.export_runs):
         seconds, again, _ = await timed()
         if again != lines:
             raise RuntimeError(f"{path} {export_format} export: {again} lines, then {lines}")
         times.append(seconds)
-    after, machine = stack.cpu_seconds(), machine_busy_seconds() - machine
-    cpu = {role: after[role] - before.get(role, 0.0) for role in after}
-    others = max(machine - sum(cpu.values()), 0.0)
+    cpu, others = used()
     return ExportResult(path, export_format, lines - header, size, times, cpu, others)
 
 
@@ -614,14 +533,17 @@ class Report:
     results: list[Result] = field(default_factory=list)
     exports: list[ExportResult] = field(default_factory=list)
 
+    def measured(self) -> list[Result | ExportResult]:
+        return [*self.results, *self.exports]
+
 
 async def bench(stack: Stack, config: Config) -> Report:
     progress(f"creating {COLLECTION} (indexes on status and price) and seeding with SQL")
-    await create_collection(stack)
+    await create_collection(stack, SCHEMA)
     statements = await seed_and_compose(stack, config)
     report = Report()
     db = await SqlPath.open(stack, config.pool_size)
-    rest = await RestPool.open(stack.rest_url, stack.admin_key, config.concurrency)
+    rest = await RestPool.open(stack, config.concurrency)
     try:
         if config.cases:
             progress("checking that REST and SQL answer alike (list, aggregate, cursor walk)")
@@ -633,7 +555,8 @@ async def bench(stack: Stack, config: Config) -> Report:
                 progress(
                     f"{case:>9} via {name:<4}: {config.warmup:g}s warm-up, {config.duration:g}s"
                 )
-                report.results.append(await measure(case, path, name, stack, config, load))
+                call = load.caller(case, path)
+                report.results.append(await measure_call(call, case, name, stack, config))
                 progress(f"{'':>18}{report.results[-1].rate:,.0f} req/s")
         for export_format in config.formats:
             for name in PATHS:
@@ -652,20 +575,13 @@ async def bench(stack: Stack, config: Config) -> Report:
 # --- report ----------------------------------------------------------------------------------
 
 
-def ratios(report: Report) -> dict[str, float]:
-    """Per case: REST/SQL of req/s (1.0 would be as fast as plain SQL)."""
-    rate = {(r.operation, r.path): r.rate for r in report.results}
-    cases = dict.fromkeys(r.operation for r in report.results)
-    return {case: rate[case, "REST"] / rate[case, "SQL"] for case in cases}
-
-
 def _verdict(ok: bool) -> str:
     return "ok" if ok else "BELOW TARGET"
 
 
 def ratio_lines(report: Report) -> list[str]:
     lines = [f"{'REST/SQL':<10}{'measured':>9}   target"]
-    for case, ratio in ratios(report).items():
+    for case, ratio in rest_over_sql(report.results).items():
         if case == "list":
             target = f"≥ {LIST_TARGET:.2f} (goal {LIST_GOAL:.2f})  {_verdict(ratio >= LIST_TARGET)}"
         else:
@@ -717,21 +633,8 @@ def render(report: Report, config: Config, cpus: int) -> str:
         f"{config.rows:,} rows; concurrency {config.concurrency}, DB pools {config.pool_size},"
         f" {config.duration:g}s per case" + "".join(f"; {case}" for case in cases) + "."
     )
-    lines.append(NOTE.format(cpus=cpus))
-    noise = others_share(report, cpus)
-    if noise > NOISY:
-        lines.append(
-            f"Other processes used up to {noise:.0%} of the CPUs during a measurement:"
-            " the machine was not quiet, rerun for stable figures."
-        )
+    lines += [NOTE.format(cpus=cpus), *noise_warning(report.measured(), cpus)]
     return "\n".join(lines)
-
-
-def others_share(report: Report, cpus: int) -> float:
-    """The largest share of all CPUs used by processes outside the benchmark in one case."""
-    timed = [(r.others, r.seconds) for r in report.results]
-    timed += [(e.others, e.seconds) for e in report.exports]
-    return max((others / (seconds * cpus) for others, seconds in timed), default=0.0)
 
 
 def describe(case: str) -> str:
@@ -742,36 +645,25 @@ def describe(case: str) -> str:
 
 
 def as_json(report: Report, config: Config, cpus: int) -> str:
-    out = {
-        "config": asdict(config),
-        "cpus": cpus,
-        "queries": {case: describe(case) for case in CASES},
-        "results": [r.summary() for r in report.results],
-        "ratios": {case: round(v, 3) for case, v in ratios(report).items()},
-        "targets": {
+    return report_json(
+        config,
+        cpus,
+        queries={case: describe(case) for case in CASES},
+        results=[r.summary() for r in report.results],
+        ratios={case: round(v, 3) for case, v in rest_over_sql(report.results).items()},
+        targets={
             "list_rest_over_sql": LIST_TARGET,
             "list_goal": LIST_GOAL,
             "export_rows_per_s": EXPORT_TARGET,
         },
-        "exports": [e.summary() for e in report.exports],
-        "max_cpu_share_of_other_processes": round(others_share(report, cpus), 3),
-        "note": NOTE.format(cpus=cpus),
-    }
-    return json.dumps(out, indent=2)
+        exports=[e.summary() for e in report.exports],
+        max_cpu_share_of_other_processes=round(others_share(report.measured(), cpus), 3),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    config = parse_args(argv)
-    cpus = os.cpu_count() or 1
-    progress("starting core and the REST gateway (embedded PostgreSQL, temporary data dir)")
-    pool = str(config.pool_size)
-    with running_stack(PLINTH_DB_POOL_MIN=pool, PLINTH_DB_POOL_MAX=pool) as stack:
-        report = run_async(bench(stack, config))
-    print(as_json(report, config, cpus) if config.json else render(report, config, cpus))
+    run(parse_args(argv), bench, render, as_json)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit(130)
+    main()

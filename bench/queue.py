@@ -31,8 +31,8 @@ from plinth.worker import Job, Worker
 from psycopg_pool import AsyncConnectionPool
 
 from bench import kv
+from bench.cli import pooled_stack
 from bench.load import as_json, progress
-from bench.stack import running_stack
 from core.queue import jobs as sql
 
 SLOTS = (1, 4, 16)
@@ -161,10 +161,7 @@ def render_queue(results: list[dict], args: argparse.Namespace) -> str:
 
 async def main(args: argparse.Namespace) -> None:
     config = kv.parse_args(["--duration", str(args.kv_duration)])
-    pool = str(config.pool_size)
-    settings = {"PLINTH_DB_POOL_MIN": pool, "PLINTH_DB_POOL_MAX": pool}
-    progress("starting core and the REST gateway (embedded PostgreSQL, temporary data dir)")
-    with running_stack(**settings) as stack:
+    with pooled_stack(config.pool_size) as stack:
         queue_results = await queue_section(stack, args)
         kv_results = await kv.kv_section(stack, config)
     cpus = os.cpu_count() or 1

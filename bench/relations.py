@@ -15,31 +15,36 @@ servers, so each path shares the CPUs with it.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from itertools import islice
 
 import orjson
 import psycopg
 from psycopg import sql
 
+from bench.cli import add_load_options, config_from, run
 from bench.load import (
     NOTE,
     RestPool,
+    Result,
     check_connections,
     cpu_table,
+    measure_call,
+    noise_warning,
+    others_share,
     progress,
-    run_async,
+    report_json,
+    rest_over_sql,
+    same_answer,
+    show_plans,
     space_id,
     throughput_table,
 )
-from bench.query import NOISY, Report, SqlPath, measure, others_share, ratios, same_answer
-from bench.stack import Stack, running_stack
+from bench.paths import SqlPath
+from bench.stack import Stack
 from core.query import compile, plan
 from core.schema.cache import load_space
 
@@ -127,13 +132,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--tags", type=int, default=1_000, help="tags loaded")
     parser.add_argument("--posts", type=int, default=100_000, help="posts loaded")
     parser.add_argument("--tags-per-post", type=int, default=3, help="links of each post")
-    parser.add_argument("--concurrency", type=int, default=16, help="in-flight requests")
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds measured per path")
-    parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured seconds per path")
-    parser.add_argument("--max-requests", type=int, default=200_000, help="cap per path")
-    parser.add_argument(
-        "--pool-size", type=int, help="DB connections of core and of the SQL path (concurrency)"
-    )
+    add_load_options(parser, concurrency=16, per="path")
     parser.add_argument("--seed", type=int, default=1, help="random seed for the data")
     parser.add_argument("--explain", action="store_true", help="print each statement's plan")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -142,20 +141,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         parser.error("--authors, --tags, --posts, --concurrency and --duration must be positive")
     if not 0 <= args.tags_per_post <= args.tags:
         parser.error("--tags-per-post must be between 0 and --tags")
-    return Config(
-        authors=args.authors,
-        tags=args.tags,
-        posts=args.posts,
-        tags_per_post=args.tags_per_post,
-        concurrency=args.concurrency,
-        duration=args.duration,
-        warmup=max(args.warmup, 0.0),
-        max_requests=args.max_requests,
-        pool_size=args.pool_size or args.concurrency,
-        seed=args.seed,
-        explain=args.explain,
-        json=args.json,
-    )
+    return config_from(Config, args)
 
 
 # --- the data, through the REST API ------------------------------------------------------------
@@ -257,10 +243,7 @@ async def explain(
         )
         name = "core, with the total" if with_total else "core, without the total"
         shown[name] = compile.select_page(loaded.schema_name, collection, page)
-    for name, (text, params) in shown.items():
-        cur = await conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, SUMMARY) {text}", params)
-        lines = "\n".join(f"    {row[0]}" for row in await cur.fetchall())
-        progress(f"-- {name}:\n    {text}\n    {params}\n{lines}")
+    await show_plans(conn, shown)
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -268,7 +251,7 @@ async def explain(
 
 @dataclass(frozen=True)
 class DeepRead:
-    """The benchmark's one request, as query.measure calls it through either path."""
+    """The benchmark's one request, through either path."""
 
     statements: dict[str, compile.Statement]  # by case
 
@@ -289,9 +272,9 @@ async def check_answer(rest: RestPool, db: SqlPath, read: DeepRead, config: Conf
         same_answer("tags per post", linked, [config.tags_per_post] * len(linked))
 
 
-async def bench(stack: Stack, config: Config) -> Report:
-    report = Report()
-    rest = await RestPool.open(stack.rest_url, stack.admin_key, config.concurrency)
+async def bench(stack: Stack, config: Config) -> list[Result]:
+    results = []
+    rest = await RestPool.open(stack, config.concurrency)
     try:
         progress(
             f"loading {config.authors:,} authors, {config.tags:,} tags and {config.posts:,} posts"
@@ -310,67 +293,51 @@ async def bench(stack: Stack, config: Config) -> Report:
                     progress(
                         f"{case} via {name:<4}: {config.warmup:g}s warm-up, {config.duration:g}s"
                     )
-                    report.results.append(await measure(case, path, name, stack, config, read))
-                    progress(f"{'':>14}{report.results[-1].rate:,.0f} req/s")
+                    call = read.caller(case, path)
+                    results.append(await measure_call(call, case, name, stack, config))
+                    progress(f"{'':>14}{results[-1].rate:,.0f} req/s")
         finally:
             await db.close()
     finally:
         await rest.close()
-    return report
+    return results
 
 
 # --- report ----------------------------------------------------------------------------------
 
 
-def render(report: Report, config: Config, cpus: int) -> str:
-    lines = [*throughput_table(report.results), ""]
-    for case, ratio in ratios(report).items():
+def render(results: list[Result], config: Config, cpus: int) -> str:
+    lines = [*throughput_table(results), ""]
+    for case, ratio in rest_over_sql(results).items():
         verdict = "ok" if ratio >= TARGET else "BELOW TARGET"
         lines.append(f"{case:<12} REST/SQL {ratio:.2f}   target ≥ {TARGET:.2f}  {verdict}")
     lines.append("")
-    lines += [*cpu_table(report.results, cpus), ""]
+    lines += [*cpu_table(results, cpus), ""]
     lines.append(
         f"{config.authors:,} authors, {config.tags:,} tags, {config.posts:,} posts with"
         f" {config.tags_per_post} tags each; concurrency {config.concurrency}, DB pools"
         f" {config.pool_size}, {config.duration:g}s per path; REST GET {REST_PATH}"
         " (the cursor page adds &cursor=)."
     )
-    lines.append(NOTE.format(cpus=cpus))
-    noise = others_share(report, cpus)
-    if noise > NOISY:
-        lines.append(
-            f"Other processes used up to {noise:.0%} of the CPUs during a measurement:"
-            " the machine was not quiet, rerun for stable figures."
-        )
+    lines += [NOTE.format(cpus=cpus), *noise_warning(results, cpus)]
     return "\n".join(lines)
 
 
-def as_json(report: Report, config: Config, cpus: int) -> str:
-    out = {
-        "config": asdict(config),
-        "cpus": cpus,
-        "requests": CASES,
-        "results": [r.summary() for r in report.results],
-        "ratio_rest_over_sql": {k: round(v, 3) for k, v in ratios(report).items()},
-        "target": TARGET,
-        "max_cpu_share_of_other_processes": round(others_share(report, cpus), 3),
-        "note": NOTE.format(cpus=cpus),
-    }
-    return json.dumps(out, indent=2)
+def as_json(results: list[Result], config: Config, cpus: int) -> str:
+    return report_json(
+        config,
+        cpus,
+        requests=CASES,
+        results=[r.summary() for r in results],
+        ratio_rest_over_sql={k: round(v, 3) for k, v in rest_over_sql(results).items()},
+        target=TARGET,
+        max_cpu_share_of_other_processes=round(others_share(results, cpus), 3),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    config = parse_args(argv)
-    cpus = os.cpu_count() or 1
-    progress("starting core and the REST gateway (embedded PostgreSQL, temporary data dir)")
-    pool = str(config.pool_size)
-    with running_stack(PLINTH_DB_POOL_MIN=pool, PLINTH_DB_POOL_MAX=pool) as stack:
-        report = run_async(bench(stack, config))
-    print(as_json(report, config, cpus) if config.json else render(report, config, cpus))
+    run(parse_args(argv), bench, render, as_json)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit(130)
+    main()

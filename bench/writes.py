@@ -18,14 +18,13 @@ import time
 from collections.abc import AsyncIterator
 
 import grpc
-import httpx
 import orjson
 import psycopg
 from plinth.v1 import query_pb2
 from plinth.v1 import record_service_pb2 as pb
 from plinth.v1 import record_service_pb2_grpc as rpc
 
-from bench.load import HttpConnection
+from bench.load import HttpConnection, create_collection
 from bench.stack import Stack, running_stack
 
 COLLECTION = "bench_writes"
@@ -42,11 +41,6 @@ def row(i: int) -> dict:
     return {"name": f"item {i}", "price": i * 0.25, "qty": i % 1000}
 
 
-async def connect(stack: Stack) -> HttpConnection:
-    host, port = stack.rest_url.removeprefix("http://").rsplit(":", 1)
-    return HttpConnection(*await asyncio.open_connection(host, int(port)))
-
-
 def head(stack: Stack, method: str, path: str) -> bytes:
     """A request head for the raw client (httpx costs the client milliseconds per
     request; see bench/README.md)."""
@@ -60,7 +54,7 @@ async def singles(stack: Stack, total: int, concurrency: int) -> float:
     request = head(stack, "POST", f"/api/v1/{COLLECTION}")
 
     async def worker(share: int) -> None:
-        connection = await connect(stack)
+        connection = await HttpConnection.open(stack.rest_url)
         try:
             for _ in range(share):
                 status, body = await connection.request(request, orjson.dumps(row(next(_ids))))
@@ -75,7 +69,7 @@ async def singles(stack: Stack, total: int, concurrency: int) -> float:
 
 async def batches(stack: Stack, count: int, size: int, path: str, ids: bool) -> float:
     request = head(stack, "POST", f"/api/v1/{COLLECTION}/{path}")
-    connection = await connect(stack)
+    connection = await HttpConnection.open(stack.rest_url)
     started = time.perf_counter()
     for n in range(count):
         items = []
@@ -147,21 +141,15 @@ async def checkpoint(stack: Stack) -> None:
 
 async def main(args: argparse.Namespace) -> dict:
     with running_stack() as stack:
-        async with httpx.AsyncClient(
-            base_url=stack.rest_url, headers=stack.headers(), timeout=600
-        ) as http:
-            for name in (COLLECTION, COLLECTION + "_import"):
-                answer = await http.post(
-                    "/api/v1/schema/collections", json={"name": name, "fields": FIELDS}
-                )
-                assert answer.status_code == 201, answer.text
-            results = {"rows": args.rows}
-            print("single creates…", file=sys.stderr)
-            results["single_create_rows_s"] = await singles(stack, args.singles, args.concurrency)
-            print("batches…", file=sys.stderr)
-            results["batch_1000_rows_s"] = await batches(stack, args.batches, 1000, "batch", False)
-            print("bulk upserts…", file=sys.stderr)
-            results["bulk_500_rows_s"] = await batches(stack, args.batches, 500, "bulk", True)
+        for name in (COLLECTION, COLLECTION + "_import"):
+            await create_collection(stack, {"name": name, "fields": FIELDS})
+        results = {"rows": args.rows}
+        print("single creates…", file=sys.stderr)
+        results["single_create_rows_s"] = await singles(stack, args.singles, args.concurrency)
+        print("batches…", file=sys.stderr)
+        results["batch_1000_rows_s"] = await batches(stack, args.batches, 1000, "batch", False)
+        print("bulk upserts…", file=sys.stderr)
+        results["bulk_500_rows_s"] = await batches(stack, args.batches, 500, "bulk", True)
         chunks = ndjson_chunks(args.rows)
         # The baseline first, and a checkpoint before each load, so neither pays for
         # the other's WAL.
