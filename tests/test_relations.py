@@ -618,9 +618,10 @@ def test_a_deep_list_is_one_statement(rest: httpx.Client, blog: Blog, stack: Sta
         after, busy = commits(), time.monotonic() - started
         time.sleep(busy)  # as long again without requests: the stack's background commits
         idle = commits() - after
-    # 20 posts with authors, tags and comments: one query per row would run thousands;
-    # the slack is for background work that does not come at an even pace.
-    assert after - before - idle < 2 * requests, (after - before, idle)
+    # 20 posts with authors, tags and comments: one query per row would run thousands (at
+    # least one per post, 400); the slack is for background work that does not come at an
+    # even pace (other tests' processes winding down in a full run).
+    assert after - before - idle < 5 * requests, (after - before, idle)
 
 
 def test_a_many_to_many_read_from_the_other_side(rest: httpx.Client, blog: Blog) -> None:
