@@ -15,18 +15,18 @@ CHANNEL = "plinth_queue"
 # A lease that expired is held by no one, though its row says 'leased' until the next lease
 # statement takes the job again (or buries it). Reads say what it is: the attempt failed, and
 # the job is due again (failed), or that was its last attempt (dead).
-EXPIRED = "(status = 'leased' AND run_at <= now())"
-_LAST_EXPIRED = f"({EXPIRED} AND attempts >= max_attempts)"
-_STATUS = f"CASE WHEN {_LAST_EXPIRED} THEN 'dead' WHEN {EXPIRED} THEN 'failed' ELSE status END"
-_ERROR = f"CASE WHEN {EXPIRED} THEN 'the lease expired' ELSE last_error END"
-DEAD = f"(status = 'dead' OR {_LAST_EXPIRED})"
+_EXPIRED = "(status = 'leased' AND run_at <= now())"
+_LAST_EXPIRED = f"({_EXPIRED} AND attempts >= max_attempts)"
+_STATUS = f"CASE WHEN {_LAST_EXPIRED} THEN 'dead' WHEN {_EXPIRED} THEN 'failed' ELSE status END"
+_ERROR = f"CASE WHEN {_EXPIRED} THEN 'the lease expired' ELSE last_error END"
+_DEAD = f"(status = 'dead' OR {_LAST_EXPIRED})"
 
 # Times as epoch microseconds: setting a Timestamp's fields from integers costs a fifth of
 # converting datetimes (to_job runs for every job handed out).
 _US = "(extract(epoch FROM {0}) * 1000000)::bigint"
 COLUMNS = (
     f"id, topic, payload::text, {_STATUS}, attempts, max_attempts, "
-    f"CASE WHEN {EXPIRED} THEN NULL ELSE lease_id::text END, "
+    f"CASE WHEN {_EXPIRED} THEN NULL ELSE lease_id::text END, "
     + _US.format("run_at")
     + f", {_ERROR}, result::text, "
     + _US.format("created_at")
@@ -177,7 +177,7 @@ SELECT s, sum(n)::bigint FROM (
   SELECT x.s, x.n FROM (
     SELECT count(*) FILTER (WHERE attempts < max_attempts) AS failed,
            count(*) FILTER (WHERE attempts >= max_attempts) AS dead
-    FROM plinth.jobs WHERE space_id = %(space)s AND topic = %(topic)s AND {EXPIRED}
+    FROM plinth.jobs WHERE space_id = %(space)s AND topic = %(topic)s AND {_EXPIRED}
   ) AS e, LATERAL (VALUES ('leased', -e.failed - e.dead), ('failed', e.failed), ('dead', e.dead))
     AS x(s, n)
 ) AS counts(s, n)
@@ -186,7 +186,7 @@ GROUP BY s
 
 LIST_DEAD = f"""
 SELECT {COLUMNS} FROM plinth.jobs
-WHERE space_id = %s AND topic = %s AND {DEAD} AND id > %s
+WHERE space_id = %s AND topic = %s AND {_DEAD} AND id > %s
 ORDER BY id LIMIT %s
 """
 
@@ -194,7 +194,7 @@ REQUEUE = f"""
 WITH j AS (
   UPDATE plinth.jobs SET status = 'queued', attempts = 0, run_at = now(), lease_id = NULL,
     updated_at = now()
-  WHERE id = %s AND space_id = %s AND {DEAD}
+  WHERE id = %s AND space_id = %s AND {_DEAD}
   RETURNING *
 )
 SELECT {COLUMNS}, {_NOTIFY} FROM j

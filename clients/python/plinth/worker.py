@@ -13,12 +13,12 @@
 A handler that returns acks the job with its return value; one that raises
 nacks it (retried with backoff, `Retry(retry_in_ms=…)` chooses the delay,
 `Fail` makes it dead at once). Core never sends a worker more than
-`concurrency` jobs at a time. While a handler runs, its job's lease is extended
-each time half of `visibility_ms` has passed, so long work is not handed to
-another worker (`keep_leases=False` turns that off). On shutdown the worker stops taking jobs, lets
-the running ones finish for `grace` seconds, and then cancels the rest and
-releases their leases (a nack with a retry in 1 ms), so nothing waits for a
-visibility timeout. A worker that dies without that still loses nothing: its
+`concurrency` jobs at a time. While a handler runs, its job's lease is
+extended each time half of `visibility_ms` has passed, so long work is not
+handed to another worker (`keep_leases=False` turns that off). On shutdown the
+worker stops taking jobs, lets the running ones finish for `grace` seconds, and
+then cancels the rest and releases their leases (a nack with a retry in 1 ms),
+so nothing waits for a visibility timeout. A worker that dies without that still loses nothing: its
 leases expire after `visibility_ms` and the jobs are delivered again.
 """
 
