@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ from core.kv import sweep as kv_sweep
 from core.kv.cache import KvCache
 from core.kv.service import KeyValueServicer
 from core.kv.store import sweep_expired
+from core.queue import purge
 from core.queue.internal import Periodic, run_internal
 from core.queue.service import Queue, QueueServicer
 from core.queue.wakeups import Wakeups
@@ -135,5 +137,12 @@ async def start_core(settings: Settings, addr: str | None = None) -> Core:
 
 def internal_tasks() -> list[Periodic]:
     """Core's periodic work, run as jobs of the internal queue (core/queue/internal.py)."""
+    tasks = []
     every = kv_sweep.interval_from_env()
-    return [Periodic("kv.sweep_expired", every, sweep_expired)] if every > 0 else []
+    if every > 0:
+        tasks.append(Periodic("kv.sweep_expired", every, sweep_expired))
+    keep = purge.keep_from_env()
+    if keep > 0:
+        run = functools.partial(purge.purge_done, keep_seconds=keep)
+        tasks.append(Periodic("queue.purge_done", purge.EVERY_SECONDS, run))
+    return tasks

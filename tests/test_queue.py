@@ -17,6 +17,7 @@ from plinth.v1 import queue_service_pb2 as pb
 from plinth.worker import Job, Worker
 
 from core.launch import free_port, spawn
+from core.queue.purge import purge_done
 from tests.conftest import Stack
 
 
@@ -588,13 +589,50 @@ def test_idle_subscribers_do_not_poll(stack: Stack, topic: str) -> None:
     assert after - before <= 6, after - before
 
 
-def test_internal_maintenance_job_exists(stack: Stack) -> None:
+def test_internal_maintenance_jobs_exist(stack: Stack) -> None:
     with psycopg.connect(stack.database_url(), autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT payload->>'task', status FROM plinth.jobs"
-            " WHERE space_id = '_plinth' AND topic = 'maintenance'"
-        ).fetchall()
-    assert ("kv.sweep_expired", "queued") in rows or ("kv.sweep_expired", "leased") in rows
+        rows = dict(
+            conn.execute(
+                "SELECT payload->>'task', status FROM plinth.jobs"
+                " WHERE space_id = '_plinth' AND topic = 'maintenance'"
+            ).fetchall()
+        )
+    assert rows.keys() == {"kv.sweep_expired", "queue.purge_done"}
+    assert set(rows.values()) <= {"queued", "leased"}
+
+
+def test_purge_deletes_only_done_jobs_past_their_keep_time(
+    rest: httpx.Client, stack: Stack, topic: str
+) -> None:
+    def job(name: str, settle: str | None, **body) -> str:
+        jid = rest.post(f"/api/v1/queue/{topic}_{name}", json=body).json()["data"]["id"]
+        if settle is not None:
+            [held] = rest.post(f"/api/v1/queue/{topic}_{name}/lease", json={}).json()["data"]
+            answer = rest.post(
+                f"/api/v1/queue/jobs/{jid}/{settle}",
+                json={
+                    "lease_id": held["lease_id"],
+                    **({"retry": False} if settle == "nack" else {}),
+                },
+            )
+            assert answer.status_code == 200, answer.text
+        return jid
+
+    old = {"done": job("a", "ack"), "dead": job("b", "nack"), "queued": job("c", None)}
+    time.sleep(0.6)
+    recent = job("d", "ack")
+
+    async def purge() -> int:
+        async with await psycopg.AsyncConnection.connect(
+            stack.database_url(), autocommit=True
+        ) as conn:
+            return await purge_done(conn, keep_seconds=0.4, batch=1)
+
+    assert asyncio.run(purge()) >= 1
+    assert rest.get(f"/api/v1/queue/jobs/{old['done']}").status_code == 404
+    for status in ("dead", "queued"):
+        assert rest.get(f"/api/v1/queue/jobs/{old[status]}").json()["data"]["status"] == status
+    assert rest.get(f"/api/v1/queue/jobs/{recent}").json()["data"]["status"] == "done"
 
 
 def test_graphql_enqueue_and_job(stack: Stack, topic: str) -> None:
