@@ -22,7 +22,14 @@ from pathlib import Path
 import psutil  # a dependency of pgserver, so present wherever the embedded server is
 from pgserver.utils import PostmasterInfo
 
-from core.launch import STOP_TIMEOUT, Process, free_port, spawn, wait_for_core, wait_for_http
+from launcher.processes import (
+    STOP_TIMEOUT,
+    Process,
+    free_port,
+    spawn_process,
+    wait_for_core,
+    wait_for_http,
+)
 
 
 def machine_busy_seconds() -> float:
@@ -51,10 +58,10 @@ class Stack:
     rest_url: str
     processes: dict[str, Process] = field(default_factory=dict)
 
-    def start(self, name: str, module: str) -> Process:
+    def start(self, name: str) -> Process:
         # A session of its own: a terminal's Ctrl-C reaches only us, and we stop the
         # processes in order (gateway before core, core last so it stops Postgres).
-        process = spawn(name, module, self.env, self.data_dir, new_session=True)
+        process = spawn_process(name, name, self.env, self.data_dir, new_session=True)
         self.processes[name] = process
         return process
 
@@ -146,9 +153,9 @@ def running_stack(*, rest: bool = True, **settings: str) -> Iterator[Stack]:
     stack = Stack(data_dir, env, admin_key, core_addr, f"http://{rest_addr}")
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        wait_for_core(core_addr, stack.start("core", "core"))
+        wait_for_core(core_addr, stack.start("core"))
         if rest:
-            wait_for_http(f"{stack.rest_url}/healthz", stack.start("rest", "gateways.rest"))
+            wait_for_http(f"{stack.rest_url}/healthz", stack.start("rest"))
         yield stack
     finally:
         stack.stop()

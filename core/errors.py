@@ -62,7 +62,7 @@ class Violation:
 
 
 @dataclass
-class PlinthError(Exception):
+class CoreError(Exception):
     code: Code
     message: str
     violations: list[Violation] = field(default_factory=list)
@@ -107,22 +107,22 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def bad_request(message: str) -> PlinthError:
-    return PlinthError(Code.BAD_REQUEST, message)
+def bad_request(message: str) -> CoreError:
+    return CoreError(Code.BAD_REQUEST, message)
 
 
-def not_found(message: str) -> PlinthError:
-    return PlinthError(Code.NOT_FOUND, message)
+def not_found(message: str) -> CoreError:
+    return CoreError(Code.NOT_FOUND, message)
 
 
-def conflict(message: str) -> PlinthError:
-    return PlinthError(Code.CONFLICT, message)
+def conflict(message: str) -> CoreError:
+    return CoreError(Code.CONFLICT, message)
 
 
-def invalid(violations: list[Violation]) -> PlinthError:
+def invalid(violations: list[Violation]) -> CoreError:
     """VALIDATION_ERROR listing every violation at once."""
     summary = "; ".join(f"{v.field}: {v.reason}" for v in violations)
-    return PlinthError(Code.VALIDATION_ERROR, f"invalid record: {summary}", violations)
+    return CoreError(Code.VALIDATION_ERROR, f"invalid record: {summary}", violations)
 
 
 # SQLSTATE class or exact state -> (code, message). Checked exact first, then class.
@@ -148,21 +148,21 @@ _SQLSTATE: dict[str, tuple[Code, str]] = {
 }
 
 
-def from_database(exc: pg.Error) -> PlinthError | None:
+def from_database(exc: pg.Error) -> CoreError | None:
     """Translate a database error whose cause is the caller's input or a conflict."""
     state = exc.sqlstate or ""
     column = exc.diag.column_name
     if state == "23503" and column:  # a relation's trigger: the field and the missing id
         return invalid([Violation(column, exc.diag.message_primary or "")])
     if state == "23001":  # a relation's trigger: which relation still refers to the record
-        return PlinthError(Code.CONFLICT, exc.diag.message_primary or "")
+        return CoreError(Code.CONFLICT, exc.diag.message_primary or "")
     for key in (state, state[:3], state[:2]):
         if key in _SQLSTATE:
             code, message = _SQLSTATE[key]
             detail = exc.diag.message_detail
             if code is Code.CONFLICT and detail and state == "23505":
                 message = f"{message}: {_redact_key_detail(detail)}"
-            return PlinthError(code, message)
+            return CoreError(code, message)
     return None
 
 

@@ -16,7 +16,7 @@ import psycopg
 from grpc_status import rpc_status
 
 from core.auth.principal import Principal, set_principal
-from core.errors import Code, PlinthError, from_database
+from core.errors import Code, CoreError, from_database
 
 log = logging.getLogger("plinth.core")
 
@@ -27,25 +27,25 @@ request_id: ContextVar[str] = ContextVar("plinth_request_id", default="-")
 Authenticate = Callable[[dict[str, str]], Awaitable[Principal]]
 
 
-def _as_plinth_error(exc: Exception, on_schema_drift: Callable[[], None]) -> PlinthError:
-    if isinstance(exc, PlinthError):
+def _as_plinth_error(exc: Exception, on_schema_drift: Callable[[], None]) -> CoreError:
+    if isinstance(exc, CoreError):
         return exc
     if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
         # This process's schema cache is behind another process's change.
         on_schema_drift()
-        return PlinthError(Code.CONFLICT, "the schema changed while the request ran; retry")
+        return CoreError(Code.CONFLICT, "the schema changed while the request ran; retry")
     if isinstance(exc, psycopg.DataError) and exc.sqlstate is None:
         # Refused by psycopg before sending: a value Postgres cannot hold (a NUL in text).
-        return PlinthError(Code.BAD_REQUEST, f"a value cannot be used: {exc}")
+        return CoreError(Code.BAD_REQUEST, f"a value cannot be used: {exc}")
     if isinstance(exc, psycopg.Error):
         mapped = from_database(exc)
         if mapped is not None:
             return mapped
     if isinstance(exc, psycopg.OperationalError | OSError) or type(exc).__name__ == "PoolTimeout":
         log.error("database unavailable: %s", exc)
-        return PlinthError(Code.UNAVAILABLE, "the database is unreachable; retry later")
+        return CoreError(Code.UNAVAILABLE, "the database is unreachable; retry later")
     log.exception("internal error (request id %s)", request_id.get())
-    return PlinthError(Code.INTERNAL, f"internal error (request id {request_id.get()})")
+    return CoreError(Code.INTERNAL, f"internal error (request id {request_id.get()})")
 
 
 _HANDLER_FACTORIES = {

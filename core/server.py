@@ -24,14 +24,13 @@ from plinth.v1 import (
 from psycopg_pool import AsyncConnectionPool
 
 from core.auth.authenticate import Authenticator
-from core.config import Settings
+from core.config import CoreConfig
 from core.db.bootstrap import bootstrap
 from core.db.embedded import start_embedded
 from core.db.migrations import migrate
 from core.db.pool import open_pool
 from core.health import DatabaseHealth
 from core.interceptors import CoreInterceptor
-from core.kv import sweep as kv_sweep
 from core.kv.cache import KvCache
 from core.kv.service import KeyValueServicer
 from core.kv.store import sweep_expired
@@ -74,19 +73,19 @@ class Core:
             await pool.close()
 
 
-async def database_url(settings: Settings) -> str:
-    if settings.database_url:
-        return settings.database_url
-    return await asyncio.to_thread(start_embedded, settings.data_dir)
+async def database_url(config: CoreConfig) -> str:
+    if config.database_url:
+        return config.database_url
+    return await asyncio.to_thread(start_embedded, config.data_dir)
 
 
-async def start_core(settings: Settings, addr: str | None = None) -> Core:
+async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
     """Prepare the database and serve on addr (port 0 picks a free one)."""
-    url = await database_url(settings)
-    pool = await open_pool(url, settings.pool_min, settings.pool_max)
+    url = await database_url(config)
+    pool = await open_pool(url, config.pool_min, config.pool_max)
     async with pool.connection() as conn:
         await migrate(conn)
-        await bootstrap(conn, settings.data_dir, settings.admin_key)
+        await bootstrap(conn, config.data_dir, config.admin_key)
     cache = SchemaCache(pool)
     server = grpc.aio.server(
         interceptors=[CoreInterceptor(Authenticator(pool), cache.invalidate)],
@@ -96,18 +95,18 @@ async def start_core(settings: Settings, addr: str | None = None) -> Core:
     records = RecordServicer(
         pool,
         cache,
-        max_batch_mutation=settings.max_batch_mutation,
-        import_id_buffer=settings.import_id_buffer,
+        max_batch_mutation=config.max_batch_mutation,
+        import_id_buffer=config.import_id_buffer,
     )
     record_service_pb2_grpc.add_RecordServiceServicer_to_server(records, server)
     # Leases, acks and nacks commit without waiting for the WAL flush: losing one in a
     # crash only means a job is delivered again (at-least-once holds). Enqueues do wait.
     settle_pool = await open_pool(
-        url, 1, max(2, settings.pool_max // 2), synchronous_commit=False, name="plinth-queue"
+        url, 1, max(2, config.pool_max // 2), synchronous_commit=False, name="plinth-queue"
     )
     queue = Queue(pool, Wakeups(), settle_pool)
     queue_service_pb2_grpc.add_QueueServiceServicer_to_server(QueueServicer(queue), server)
-    kv_cache = KvCache.from_env(pool)
+    kv_cache = KvCache(pool, config.redis_url, config.kv_cache_ttl)
     kv_service_pb2_grpc.add_KeyValueServiceServicer_to_server(
         KeyValueServicer(pool, kv_cache), server
     )
@@ -123,26 +122,24 @@ async def start_core(settings: Settings, addr: str | None = None) -> Core:
         ),
         server,
     )
-    port = server.add_insecure_port(addr or settings.core_addr)
+    port = server.add_insecure_port(addr or config.addr)
     await server.start()
     core = Core(server, port, pool, cache, pools=[settle_pool])
     core.tasks.append(asyncio.create_task(cache.listen(url), name="schema-listener"))
     core.tasks.append(asyncio.create_task(kv_cache.listen(url), name="kv-listener"))
     core.tasks.append(asyncio.create_task(queue.wakeups.listen(url), name="queue-listener"))
     core.tasks.append(
-        asyncio.create_task(run_internal(queue, internal_tasks()), name="queue-internal")
+        asyncio.create_task(run_internal(queue, internal_tasks(config)), name="queue-internal")
     )
     return core
 
 
-def internal_tasks() -> list[Periodic]:
+def internal_tasks(config: CoreConfig) -> list[Periodic]:
     """Core's periodic work, run as jobs of the internal queue (core/queue/internal.py)."""
     tasks = []
-    every = kv_sweep.interval_from_env()
-    if every > 0:
-        tasks.append(Periodic("kv.sweep_expired", every, sweep_expired))
-    keep = purge.keep_from_env()
-    if keep > 0:
-        run = functools.partial(purge.purge_done, keep_seconds=keep)
+    if config.kv_sweep_seconds > 0:
+        tasks.append(Periodic("kv.sweep_expired", config.kv_sweep_seconds, sweep_expired))
+    if config.queue_keep_done_seconds > 0:
+        run = functools.partial(purge.purge_done, keep_seconds=config.queue_keep_done_seconds)
         tasks.append(Periodic("queue.purge_done", purge.EVERY_SECONDS, run))
     return tasks

@@ -9,16 +9,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from plinth import PlinthError
 from sanic import HTTPResponse, Request, Sanic, json
 
-from core.config import Settings
+from gateways.config import GatewayConfig
 from gateways.core_client import attach_core_client, core_metadata, request_id
 
 ErrorHandler = Callable[[Request, Exception], Awaitable[HTTPResponse]]
 
 
-def new_app(name: str, settings: Settings, on_error: ErrorHandler) -> Sanic:
+def new_app(name: str, config: GatewayConfig, on_error: ErrorHandler) -> Sanic:
     app = Sanic(name)
-    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
-    attach_core_client(app, settings.core_addr)
+    app.config.REQUEST_MAX_SIZE = config.max_body_bytes
+    attach_core_client(app, config.core_addr)
     app.error_handler.add(Exception, on_error)
     app.add_route(healthz, "/healthz", methods=["GET"])
     app.add_route(readyz, "/readyz", methods=["GET"])

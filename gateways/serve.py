@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import os
-
 from sanic import Sanic
 
-from core.config import split_addr
+from gateways.config import GatewayConfig
 
 
-def serve(app: Sanic, addr: str) -> None:
-    host, port = split_addr(addr)
-    workers = int(os.environ.get("PLINTH_GATEWAY_WORKERS", "1"))
+def split_addr(addr: str) -> tuple[str, int]:
+    """'127.0.0.1:8080' -> ('127.0.0.1', 8080)."""
+    host, _, port = addr.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def serve(app: Sanic, config: GatewayConfig) -> None:
+    host, port = split_addr(config.addr)
     app.run(
         host=host,
         port=port,
-        single_process=workers == 1,
-        workers=workers if workers > 1 else 1,
+        single_process=config.workers == 1,
+        workers=max(config.workers, 1),
         access_log=False,
         motd=False,
     )

@@ -18,7 +18,7 @@ from pgserver.utils import PostmasterInfo
 from plinth import Client
 
 from core.auth.keys import generate_key, hash_key
-from core.launch import Process, free_port, spawn, wait_for_core, wait_for_http
+from launcher.processes import Process, free_port, spawn_process, wait_for_core, wait_for_http
 from tests.query_data import create_dataset
 
 ADMIN_KEY = "plk_" + "test" * 10
@@ -38,17 +38,19 @@ class Stack:
     def start_core(self, name: str = "core", addr: str | None = None, **env: str) -> Process:
         """Start a core process (another one on its own port if `addr` is given)."""
         addr = addr or self.core_addr
-        process = spawn(name, "core", {**self.env, "PLINTH_CORE_ADDR": addr, **env}, self.data_dir)
+        process = spawn_process(
+            name, "core", {**self.env, "PLINTH_CORE_ADDR": addr, **env}, self.data_dir
+        )
         self.processes[name] = process
         wait_for_core(addr, process)
         return process
 
     def start_gateways(self) -> None:
-        for name, module, url in (
-            ("rest", "gateways.rest", self.rest_url),
-            ("graphql", "gateways.graphql", self.graphql_url),
+        for name, url in (
+            ("rest", self.rest_url),
+            ("graphql", self.graphql_url),
         ):
-            process = spawn(name, module, self.env, self.data_dir)
+            process = spawn_process(name, name, self.env, self.data_dir)
             self.processes[name] = process
             wait_for_http(f"{url}/healthz", process)
 

@@ -11,10 +11,10 @@ import httpx
 import psutil
 import pytest
 
-from core.launch import ROOT, Process, free_port, wait_for_http
+from launcher.processes import ROOT, Process, free_port, wait_for_http
 from tests.conftest import ADMIN_KEY, stack_env
 
-PLINTH = [sys.executable, "-c", "from core.cli import main; main()"]
+PLINTH = [sys.executable, "-c", "from launcher.cli import main; main()"]
 
 
 def test_help_lists_the_commands() -> None:

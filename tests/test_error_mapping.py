@@ -13,8 +13,7 @@ from plinth import PlinthError
 from plinth.v1 import record_service_pb2 as pb
 from plinth.v1 import record_service_pb2_grpc
 
-from core.errors import MAX_MESSAGE, Code, Violation, from_database
-from core.errors import PlinthError as CoreError
+from core.errors import MAX_MESSAGE, Code, CoreError, Violation, from_database
 
 GET_RECORD = pb.DESCRIPTOR.services_by_name["RecordService"].methods_by_name["GetRecord"]
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from core.launch import Process, free_port, spawn, wait_for_http
+from launcher.processes import Process, free_port, spawn_process, wait_for_http
 from tests.conftest import Stack
 
 
@@ -16,10 +16,10 @@ def orphans(stack: Stack, tmp_path) -> Iterator[dict[str, str]]:
     """Both gateways, pointed at a port where no core listens."""
     nowhere = f"127.0.0.1:{free_port()}"
     urls, processes = {}, []
-    for name, module in (("rest", "gateways.rest"), ("graphql", "gateways.graphql")):
+    for name in ("rest", "graphql"):
         addr = f"127.0.0.1:{free_port()}"
         env = {**stack.env, "PLINTH_CORE_ADDR": nowhere, f"PLINTH_{name.upper()}_ADDR": addr}
-        process: Process = spawn(f"orphan-{name}", f"{module}", env, tmp_path)
+        process: Process = spawn_process(f"orphan-{name}", name, env, tmp_path)
         processes.append(process)
         urls[name] = f"http://{addr}"
         wait_for_http(f"{urls[name]}/healthz", process)

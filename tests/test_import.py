@@ -23,8 +23,8 @@ from plinth.v1 import query_pb2, record_service_pb2_grpc
 from plinth.v1 import record_service_pb2 as rpb
 from psycopg import sql
 
-from core.launch import ROOT, free_port
 from core.records.importer import new_id
+from launcher.processes import ROOT, free_port
 from tests.conftest import Stack
 
 FIELDS = [
@@ -33,7 +33,7 @@ FIELDS = [
     {"name": "qty", "type": "integer", "default": 7},
     {"name": "tags", "type": "string[]"},
 ]
-PLINTH = [sys.executable, "-c", "from core.cli import main; main()"]
+PLINTH = [sys.executable, "-c", "from launcher.cli import main; main()"]
 
 
 @pytest.fixture

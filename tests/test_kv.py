@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from core.kv.cache import KvCache
 from core.kv.store import sweep_expired
-from core.launch import free_port
+from launcher.processes import free_port
 from tests.conftest import INTERNAL_MARK, Stack
 
 REDIS_URL = os.environ.get("PLINTH_REDIS_URL")

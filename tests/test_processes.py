@@ -11,7 +11,7 @@ import pytest
 from plinth import Client, PlinthError
 from plinth.v1 import schema_service_pb2 as spb
 
-from core.launch import free_port, spawn, wait_for_core
+from launcher.processes import free_port, spawn_process, wait_for_core
 from tests.conftest import Stack, stack_env
 
 
@@ -74,7 +74,7 @@ def test_first_boot_generates_and_saves_admin_key(tmp_path) -> None:
     env = stack_env(tmp_path, PLINTH_CORE_ADDR=addr)
     key_file = tmp_path / "admin.key"
 
-    first = spawn("first-boot", "core", env, tmp_path)
+    first = spawn_process("first-boot", "core", env, tmp_path)
     try:
         wait_for_core(addr, first)
         key = key_file.read_text().strip()
@@ -85,7 +85,7 @@ def test_first_boot_generates_and_saves_admin_key(tmp_path) -> None:
     finally:
         first.stop()
 
-    second = spawn("second-boot", "core", env, tmp_path)
+    second = spawn_process("second-boot", "core", env, tmp_path)
     try:
         wait_for_core(addr, second)
         assert key_file.read_text().strip() == key

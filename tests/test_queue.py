@@ -16,8 +16,8 @@ from plinth import AsyncClient, PlinthError
 from plinth.v1 import queue_service_pb2 as pb
 from plinth.worker import Job, Worker
 
-from core.launch import free_port, spawn
 from core.queue.purge import purge_done
+from launcher.processes import free_port, spawn
 from tests.conftest import Stack
 
 

@@ -8,7 +8,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from core.auth.keys import PREFIX, hash_key
 from core.auth.principal import Principal
-from core.errors import Code, PlinthError
+from core.errors import Code, CoreError
 
 # How long a resolved key is trusted before it is looked up again (revocations
 # take at most this long to reach every process).
@@ -27,10 +27,10 @@ def credential(metadata: dict[str, str]) -> str:
     if not key and authorization:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise PlinthError(Code.UNAUTHENTICATED, "Authorization must be 'Bearer <api key>'")
+            raise CoreError(Code.UNAUTHENTICATED, "Authorization must be 'Bearer <api key>'")
         key = token.strip()
     if not key:
-        raise PlinthError(
+        raise CoreError(
             Code.UNAUTHENTICATED,
             "missing credentials: send 'Authorization: Bearer <api key>' or 'X-API-Key: <api key>'",
         )
@@ -45,7 +45,7 @@ class Authenticator:
     async def __call__(self, metadata: dict[str, str]) -> Principal:
         key = credential(metadata)
         if not key.startswith(PREFIX):
-            raise PlinthError(Code.UNAUTHENTICATED, "unknown or revoked API key")
+            raise CoreError(Code.UNAUTHENTICATED, "unknown or revoked API key")
         digest = hash_key(key)
         now = time.monotonic()
         hit = self._cache.get(digest)
@@ -56,7 +56,7 @@ class Authenticator:
             row = await cur.fetchone()
         if row is None:
             self._cache.pop(digest, None)
-            raise PlinthError(Code.UNAUTHENTICATED, "unknown or revoked API key")
+            raise CoreError(Code.UNAUTHENTICATED, "unknown or revoked API key")
         principal = Principal(*row)
         self._cache[digest] = (now + CACHE_SECONDS, principal)
         return principal

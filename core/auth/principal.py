@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from core.errors import Code, PlinthError
+from core.errors import Code, CoreError
 
 ADMIN = "admin"
 
@@ -32,5 +32,5 @@ def current() -> Principal:
 def require_admin(action: str) -> Principal:
     principal = current()
     if principal.role != ADMIN:
-        raise PlinthError(Code.FORBIDDEN, f"{action} needs the admin role", permission=action)
+        raise CoreError(Code.FORBIDDEN, f"{action} needs the admin role", permission=action)
     return principal

@@ -7,7 +7,7 @@ from plinth.v1 import record_service_pb2 as pb
 from core.auth.principal import current
 from core.edges import store
 from core.edges.store import IN, OUT, EdgeKey
-from core.errors import Code, PlinthError, Violation, bad_request, conflict, not_found
+from core.errors import Code, CoreError, Violation, bad_request, conflict, not_found
 from core.records.values import check_id, decode_object
 from core.schema.model import NAME_RE
 
@@ -34,7 +34,7 @@ def check_properties(data: bytes) -> str:
         return "{}"
     try:
         decode_object(data)
-    except PlinthError:
+    except CoreError:
         raise bad_request("properties must be a JSON object") from None
     if b"\\u0000" in data:
         raise bad_request("properties must not contain \\u0000 (Postgres jsonb cannot hold it)")
@@ -54,12 +54,12 @@ def _id(name: str, value: str) -> str:
         raise bad_request(f"{name} {exc}") from None
 
 
-def _not_created(key: EdgeKey, source_live: bool, target_live: bool) -> PlinthError:
+def _not_created(key: EdgeKey, source_live: bool, target_live: bool) -> CoreError:
     if not source_live:
         return not_found(f"no record {key.source_id!r} in {key.source_collection!r}")
     if not target_live:
         reason = f"no record {key.target_id!r} in {key.target_collection!r}"
-        return PlinthError(
+        return CoreError(
             Code.VALIDATION_ERROR,
             f"invalid edge: target_id: {reason}",
             [Violation("target_id", reason)],
@@ -67,7 +67,7 @@ def _not_created(key: EdgeKey, source_live: bool, target_live: bool) -> PlinthEr
     return conflict(f"{key.source_id!r} already has a {key.rel!r} edge to {key.target_id!r}")
 
 
-def _no_edge(key: EdgeKey) -> PlinthError:
+def _no_edge(key: EdgeKey) -> CoreError:
     return not_found(f"no {key.rel!r} edge from {key.source_id!r} to {key.target_id!r}")
 
 

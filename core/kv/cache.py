@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import time
 import urllib.parse
@@ -46,7 +45,6 @@ CHANNEL = "plinth_kv"
 SEPARATOR = "\x1f"  # a control character, which keys may not contain
 LEASE_SECONDS = 5.0
 BARRIER_TIMEOUT = 2.0  # a read waits this long for its barrier, then reads the database
-DEFAULT_TTL = 60.0
 
 Found = tuple[str | None, int | None]  # (JSON text, or None when absent; expiry in epoch ms)
 Loader = Callable[[list[str]], Awaitable[dict[str, Found]]]  # keys -> the live entries
@@ -116,19 +114,12 @@ class Barrier:
 
 
 class KvCache:
-    def __init__(
-        self, pool: AsyncConnectionPool, redis_url: str | None = None, ttl: float = DEFAULT_TTL
-    ) -> None:
+    def __init__(self, pool: AsyncConnectionPool, redis_url: str | None, ttl: float) -> None:
         self.shared = bool(redis_url)
         self.ttl = ttl
         self._cache: BaseCache = _redis(redis_url) if redis_url else SimpleMemoryCache(timeout=None)
         self._barrier = Barrier(pool)
         self._listening = False
-
-    @classmethod
-    def from_env(cls, pool: AsyncConnectionPool) -> KvCache:
-        ttl = float(os.environ.get("PLINTH_KV_CACHE_TTL", str(DEFAULT_TTL)))
-        return cls(pool, os.environ.get("PLINTH_REDIS_URL") or None, ttl)
 
     @property
     def notifies(self) -> bool:

@@ -8,7 +8,7 @@ import unicodedata
 
 import orjson
 
-from core.errors import Code, PlinthError, bad_request
+from core.errors import Code, CoreError, bad_request
 
 MAX_KEY_CHARS = 512
 MAX_VALUE_BYTES = 1024 * 1024
@@ -50,7 +50,7 @@ def check_prefix(prefix: str) -> str:
 def check_value(value: bytes) -> str:
     """The JSON text to store. Oversized is PAYLOAD_TOO_LARGE, not JSON is BAD_REQUEST."""
     if len(value) > MAX_VALUE_BYTES:
-        raise PlinthError(
+        raise CoreError(
             Code.PAYLOAD_TOO_LARGE,
             f"a value may have at most {MAX_VALUE_BYTES} bytes, not {len(value)}",
         )

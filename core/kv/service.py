@@ -7,7 +7,7 @@ from plinth.v1 import kv_service_pb2_grpc as rpc
 from psycopg_pool import AsyncConnectionPool
 
 from core.auth.principal import current
-from core.errors import Code, PlinthError, conflict, not_found
+from core.errors import Code, CoreError, conflict, not_found
 from core.kv import keys, store
 from core.kv.cache import CHANNEL, Found, KvCache
 
@@ -22,21 +22,21 @@ def _entry(key: str, value: str, expires_ms: int | None) -> pb.KeyValueEntry:
 def _only(outcomes: list) -> pb.KeyValueEntry:
     """A single-key call's answer: its entry, or its error raised."""
     (entry,) = outcomes
-    if isinstance(entry, PlinthError):
+    if isinstance(entry, CoreError):
         raise entry
     return entry
 
 
 def _check_batch(count: int, what: str) -> None:
     if count > keys.MAX_BATCH_KEYS:
-        raise PlinthError(Code.PAYLOAD_TOO_LARGE, f"at most {keys.MAX_BATCH_KEYS} {what} per call")
+        raise CoreError(Code.PAYLOAD_TOO_LARGE, f"at most {keys.MAX_BATCH_KEYS} {what} per call")
 
 
 def _add_outcomes(answers, outcomes: list) -> None:
     """A batch call's answers (KeyLookup, KeyWrite): each entry, or its own error as a
     serialized google.rpc.Status."""
     for outcome in outcomes:
-        if isinstance(outcome, PlinthError):
+        if isinstance(outcome, CoreError):
             answers.add(error=outcome.to_status().SerializeToString())
         else:
             answers.add(entry=outcome)
@@ -58,25 +58,25 @@ class KeyValueServicer(rpc.KeyValueServiceServicer):
         try:
             await self._cache.written(params["space"], [row[0] for row in rows])
         except Exception as exc:
-            raise PlinthError(
+            raise CoreError(
                 Code.UNAVAILABLE, f"the write was saved but the cache could not be cleared: {exc}"
             ) from None
         return rows
 
     async def _set(
         self, requests: list[pb.SetKeyRequest]
-    ) -> list[pb.KeyValueEntry | PlinthError | None]:
+    ) -> list[pb.KeyValueEntry | CoreError | None]:
         """Each request's stored entry, or the error SetKey answers for it alone. A key
         given again goes in a later statement, so requests apply in order."""
         space = current().space_id
-        out: list[pb.KeyValueEntry | PlinthError | None] = []
+        out: list[pb.KeyValueEntry | CoreError | None] = []
         # Statements in order, each writing a key at most once: key -> (index, value, ttl).
         rounds: list[dict[str, tuple[int, str, int | None]]] = []
         for index, request in enumerate(requests):
             try:
                 key = keys.check_key(request.key)
                 entry = (index, keys.check_value(request.value), keys.check_ttl(request.ttl_ms))
-            except PlinthError as exc:
+            except CoreError as exc:
                 out.append(exc)
                 continue
             out.append(None)  # the entry, once written
@@ -96,14 +96,14 @@ class KeyValueServicer(rpc.KeyValueServiceServicer):
                 out[batch[key][0]] = _entry(key, value, expires_ms)
         return out
 
-    async def _lookup(self, requested: list[str]) -> list[pb.KeyValueEntry | PlinthError]:
+    async def _lookup(self, requested: list[str]) -> list[pb.KeyValueEntry | CoreError]:
         """Each requested key's entry, or the error GetKey answers for it alone."""
         space = current().space_id
-        checked: list[str | PlinthError] = []
+        checked: list[str | CoreError] = []
         for key in requested:
             try:
                 checked.append(keys.check_key(key))
-            except PlinthError as exc:
+            except CoreError as exc:
                 checked.append(exc)
 
         async def load(wanted: list[str]) -> dict[str, Found]:
@@ -113,9 +113,9 @@ class KeyValueServicer(rpc.KeyValueServiceServicer):
 
         valid = [key for key in checked if isinstance(key, str)]
         found = await self._cache.read(space, valid, load) if valid else {}
-        out: list[pb.KeyValueEntry | PlinthError] = []
+        out: list[pb.KeyValueEntry | CoreError] = []
         for key in checked:
-            if isinstance(key, PlinthError):
+            if isinstance(key, CoreError):
                 out.append(key)
             elif key in found:
                 out.append(_entry(key, *found[key]))

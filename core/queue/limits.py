@@ -7,7 +7,7 @@ import uuid
 
 import orjson
 
-from core.errors import Code, PlinthError, bad_request, not_found
+from core.errors import Code, CoreError, bad_request, not_found
 
 TOPIC = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
 RESERVED_TOPICS = {"jobs"}  # /api/v1/queue/jobs/{id} is the job route
@@ -59,7 +59,7 @@ def json_bytes(name: str, data: bytes) -> str | None:
     if not data:
         return None
     if len(data) > MAX_PAYLOAD_BYTES:
-        raise PlinthError(
+        raise CoreError(
             Code.PAYLOAD_TOO_LARGE, f"{name} is {len(data)} bytes; at most {MAX_PAYLOAD_BYTES}"
         )
     try:

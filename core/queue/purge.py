@@ -7,13 +7,11 @@ good). Core deletes older ones hourly as its maintenance task `queue.purge_done`
 from __future__ import annotations
 
 import logging
-import os
 
 from psycopg import AsyncConnection
 
 log = logging.getLogger("plinth.queue")
 
-DEFAULT_KEEP_SECONDS = 7 * 24 * 3600.0
 EVERY_SECONDS = 3600.0
 
 # Job ids are UUIDv7 text, so the id range of jobs created before the cutoff bounds the
@@ -32,10 +30,6 @@ DELETE FROM plinth.jobs WHERE ctid = ANY (ARRAY(
   LIMIT %(batch)s
 ))
 """
-
-
-def keep_from_env() -> float:
-    return float(os.environ.get("PLINTH_QUEUE_KEEP_DONE_SECONDS", str(DEFAULT_KEEP_SECONDS)))
 
 
 async def purge_done(conn: AsyncConnection, keep_seconds: float, batch: int = 10_000) -> int:

@@ -11,7 +11,7 @@ from plinth.v1 import queue_service_pb2_grpc as rpc
 from psycopg_pool import AsyncConnectionPool
 
 from core.auth.principal import current
-from core.errors import Code, PlinthError, bad_request, conflict, not_found
+from core.errors import Code, CoreError, bad_request, conflict, not_found
 from core.queue import jobs, limits
 from core.queue.wakeups import Wakeups
 
@@ -142,7 +142,7 @@ class Queue:
             raise await self._lease_refused(space, job_id)
         return jobs.to_job(row)
 
-    async def _lease_refused(self, space: str, job_id: str) -> PlinthError:
+    async def _lease_refused(self, space: str, job_id: str) -> CoreError:
         row = await self._one(jobs.GET, [job_id, space])
         if row is None:
             return not_found(f"no job {job_id!r}")
@@ -182,7 +182,7 @@ class QueueServicer(rpc.QueueServiceServicer):
         self, request: pb.EnqueueBatchRequest, context
     ) -> pb.EnqueueBatchResponse:
         if len(request.jobs) > limits.MAX_BATCH:
-            raise PlinthError(Code.PAYLOAD_TOO_LARGE, f"at most {limits.MAX_BATCH} jobs per batch")
+            raise CoreError(Code.PAYLOAD_TOO_LARGE, f"at most {limits.MAX_BATCH} jobs per batch")
         topics, payloads, attempts, delays = [], [], [], []
         for index, job in enumerate(request.jobs):
             try:
@@ -198,7 +198,7 @@ class QueueServicer(rpc.QueueServiceServicer):
                         limits.DEFAULT_MAX_ATTEMPTS,
                     )
                 )
-            except PlinthError as exc:
+            except CoreError as exc:
                 exc.message = f"jobs[{index}]: {exc.message}"
                 raise
         if not topics:
@@ -298,7 +298,7 @@ class QueueServicer(rpc.QueueServiceServicer):
 
     async def AckBatch(self, request: pb.AckBatchRequest, context) -> pb.AckBatchResponse:
         if len(request.acks) > limits.MAX_BATCH:
-            raise PlinthError(Code.PAYLOAD_TOO_LARGE, f"at most {limits.MAX_BATCH} acks per batch")
+            raise CoreError(Code.PAYLOAD_TOO_LARGE, f"at most {limits.MAX_BATCH} acks per batch")
         ids, leases, results, refused = [], [], [], []
         for ack in request.acks:
             lease = limits.lease_id(ack.lease_id)
@@ -307,7 +307,7 @@ class QueueServicer(rpc.QueueServiceServicer):
                 continue
             try:
                 ids.append(limits.job_id(ack.id))
-            except PlinthError:
+            except CoreError:
                 refused.append(ack.id)
                 continue
             leases.append(lease)
@@ -361,7 +361,7 @@ class QueueServicer(rpc.QueueServiceServicer):
         if request.page_token:  # the last job id of the page before
             try:
                 after = limits.job_id(request.page_token)
-            except PlinthError:
+            except CoreError:
                 raise bad_request("page_token is not one this list gave") from None
         async with self._queue.pool.connection() as conn:
             cur = await conn.execute(jobs.LIST_DEAD, [current().space_id, topic, after, size + 1])

@@ -19,7 +19,7 @@ import psycopg
 from plinth.v1 import record_service_pb2 as pb
 from psycopg import AsyncConnection
 
-from core.errors import Code, PlinthError, from_database
+from core.errors import Code, CoreError, from_database
 from core.records import writes
 from core.records.values import CheckedRecord
 from core.schema.model import CollectionSpec
@@ -29,32 +29,30 @@ MAX_BULK = 500
 
 Statement = tuple[str, dict[str, Any]]
 # (connection, indexes of statements whose row was missing) -> item errors by index
-Misses = Callable[[AsyncConnection, list[int]], Awaitable[dict[int, PlinthError]]]
+Misses = Callable[[AsyncConnection, list[int]], Awaitable[dict[int, CoreError]]]
 # Writes the items' many_to_many links first, in the same transaction -> item errors
-Linker = Callable[[AsyncConnection], Awaitable[dict[int, PlinthError]]]
+Linker = Callable[[AsyncConnection], Awaitable[dict[int, CoreError]]]
 
 
 def decode_items(data: bytes, limit: int) -> list[Any]:
     try:
         items = orjson.loads(data or b"")
     except orjson.JSONDecodeError as exc:
-        raise PlinthError(Code.BAD_REQUEST, f"malformed JSON: {exc}") from None
+        raise CoreError(Code.BAD_REQUEST, f"malformed JSON: {exc}") from None
     if not isinstance(items, list):
-        raise PlinthError(Code.BAD_REQUEST, "items must be a JSON array")
+        raise CoreError(Code.BAD_REQUEST, "items must be a JSON array")
     check_size(len(items), limit)
     return items
 
 
 def check_size(count: int, limit: int) -> None:
     if count == 0:
-        raise PlinthError(Code.BAD_REQUEST, "a batch needs at least one item")
+        raise CoreError(Code.BAD_REQUEST, "a batch needs at least one item")
     if count > limit:
-        raise PlinthError(
-            Code.PAYLOAD_TOO_LARGE, f"a batch holds at most {limit} items, not {count}"
-        )
+        raise CoreError(Code.PAYLOAD_TOO_LARGE, f"a batch holds at most {limit} items, not {count}")
 
 
-def item_error(exc: PlinthError) -> dict[str, Any]:
+def item_error(exc: CoreError) -> dict[str, Any]:
     return {
         "code": exc.code.value,
         "message": exc.message,
@@ -62,8 +60,8 @@ def item_error(exc: PlinthError) -> dict[str, Any]:
     }
 
 
-def duplicate(key: str) -> PlinthError:
-    return PlinthError(Code.BAD_REQUEST, f"id {key!r} appears more than once in the batch")
+def duplicate(key: str) -> CoreError:
+    return CoreError(Code.BAD_REQUEST, f"id {key!r} appears more than once in the batch")
 
 
 @dataclass
@@ -72,11 +70,11 @@ class Batch:
 
     items: list[Any]
     started: float = field(default_factory=time.perf_counter)
-    failures: dict[int, PlinthError] = field(default_factory=dict)
+    failures: dict[int, CoreError] = field(default_factory=dict)
     checked_at: float = 0.0
     written_at: float = 0.0
 
-    def fail(self, index: int, exc: PlinthError) -> None:
+    def fail(self, index: int, exc: CoreError) -> None:
         self.failures.setdefault(index, exc)
 
     def checked(self) -> None:
@@ -157,7 +155,7 @@ async def write_all(
             raise
     await _diagnose(conn, batch, statements)
     if not batch.failures:  # the refusal does not come back item by item: report it whole
-        raise PlinthError(Code.CONFLICT, "the batch conflicted with a concurrent change; retry")
+        raise CoreError(Code.CONFLICT, "the batch conflicted with a concurrent change; retry")
     batch.written_at = time.perf_counter()
     return None
 
@@ -202,7 +200,7 @@ async def insert_all(
             raise
     await _diagnose(conn, batch, [one(schema_name, collection, r) for r in records])
     if not batch.failures:
-        raise PlinthError(Code.CONFLICT, "the batch conflicted with a concurrent change; retry")
+        raise CoreError(Code.CONFLICT, "the batch conflicted with a concurrent change; retry")
     batch.written_at = time.perf_counter()
     return []
 
@@ -222,7 +220,7 @@ async def _diagnose(conn: AsyncConnection, batch: Batch, statements: list[Statem
         raise psycopg.Rollback()
 
 
-async def no_misses(conn: AsyncConnection, missed: list[int]) -> dict[int, PlinthError]:
+async def no_misses(conn: AsyncConnection, missed: list[int]) -> dict[int, CoreError]:
     raise AssertionError("an insert always returns its row")
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from plinth.v1 import record_service_pb2 as pb
 
-from core.errors import Code, PlinthError, not_found
+from core.errors import Code, CoreError, not_found
 from core.query import ast, plan
 from core.records import batch, links, writes
 from core.records.batch import Batch
@@ -41,7 +41,7 @@ class BulkHandlers(RecordServiceBase):
             for index, item in enumerate(work.items):
                 try:
                     checked.append(check(collection, item))
-                except PlinthError as exc:
+                except CoreError as exc:
                     checked.append(None)
                     work.fail(index, exc)
                     unknown |= any(v.reason == UNKNOWN_FIELD for v in exc.violations)
@@ -113,7 +113,7 @@ class BulkHandlers(RecordServiceBase):
                 for record_id, update, version in updates
             ]
 
-        async def misses(conn, missed: list[int]) -> dict[int, PlinthError]:
+        async def misses(conn, missed: list[int]) -> dict[int, CoreError]:
             return {
                 i: await miss_error(conn, space, collection, updates[i][0], updates[i][2])
                 for i in missed
@@ -133,7 +133,7 @@ class BulkHandlers(RecordServiceBase):
         space, collection, checked = await self._check_items(request.collection, work, _id_item)
         batch.no_duplicates(work, ids)
 
-        async def misses(conn, missed: list[int]) -> dict[int, PlinthError]:
+        async def misses(conn, missed: list[int]) -> dict[int, CoreError]:
             return {i: not_found(f"no record {ids[i]!r} in {collection.name!r}") for i in missed}
 
         statements = lambda: [  # noqa: E731
@@ -152,14 +152,14 @@ class BulkHandlers(RecordServiceBase):
     async def _matching(self, conn, space, collection, node) -> list[str]:
         """The ids a by-filter mutation will change, locked; over the limit changes nothing."""
         if node is None:
-            raise PlinthError(Code.BAD_REQUEST, "a filter is required to change many records")
+            raise CoreError(Code.BAD_REQUEST, "a filter is required to change many records")
         limit = self._max_batch_mutation
         cur = await conn.execute(
             *writes.lock_matching(space.schema_name, collection, node, limit + 1)
         )
         ids = [row[0] for row in await cur.fetchall()]
         if len(ids) > limit:
-            raise PlinthError(
+            raise CoreError(
                 Code.PAYLOAD_TOO_LARGE,
                 f"the filter matches more than {limit} records; nothing was changed",
             )
@@ -201,7 +201,7 @@ class BulkHandlers(RecordServiceBase):
     async def ImportRecords(self, request_iterator, context) -> pb.ImportRecordsResponse:
         first = await anext(aiter(request_iterator), None)
         if first is None:
-            raise PlinthError(Code.BAD_REQUEST, "an import needs at least one message")
+            raise CoreError(Code.BAD_REQUEST, "an import needs at least one message")
         space, collection = await self._target(first.collection)
         return await import_records(
             self._pool, space, collection, first, request_iterator, self._import_id_buffer
@@ -210,7 +210,7 @@ class BulkHandlers(RecordServiceBase):
 
 def _object(item: Any) -> dict[str, Any]:
     if not isinstance(item, dict):
-        raise PlinthError(Code.BAD_REQUEST, "an item must be a JSON object")
+        raise CoreError(Code.BAD_REQUEST, "an item must be a JSON object")
     return item
 
 
@@ -228,12 +228,12 @@ def _update_item(collection: CollectionSpec, item: Any) -> tuple[str, CheckedUpd
     item = _object(item)
     unknown = set(item) - {"id", "data", "expected_version"}
     if unknown:
-        raise PlinthError(
+        raise CoreError(
             Code.BAD_REQUEST, f"an update item has id, data and expected_version, not {unknown}"
         )
     version = item.get("expected_version") or 0
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-        raise PlinthError(Code.BAD_REQUEST, "expected_version must be a positive integer")
+        raise CoreError(Code.BAD_REQUEST, "expected_version must be a positive integer")
     return (
         _id_item(collection, item.get("id")),
         check_update(collection, _object(item.get("data"))),
@@ -254,7 +254,7 @@ def _linker(
         return None
     index = {c.record_id: i for i, item in enumerate(per_item) for c in item}
 
-    async def write(conn) -> dict[int, PlinthError]:
+    async def write(conn) -> dict[int, CoreError]:
         failed = await links.apply(conn, space.schema_name, collection, changes)
         return {index[record_id]: exc for record_id, exc in failed.items()}
 

@@ -15,12 +15,12 @@ import orjson
 from plinth.v1 import query_pb2
 from plinth.v1 import record_service_pb2 as pb
 
-from core.errors import Code, PlinthError
+from core.errors import Code, CoreError
 from core.schema.model import CollectionSpec
 from core.schema.types import FIELD_TYPES
 
 JSON_TEXT_TYPES = ("json", "string[]", "integer[]", "float[]")
-Row = tuple[int, Any]  # (line, a decoded object or the PlinthError of a malformed line)
+Row = tuple[int, Any]  # (line, a decoded object or the CoreError of a malformed line)
 
 
 class NdjsonRows:
@@ -64,7 +64,7 @@ class NdjsonRows:
             try:
                 yield line, orjson.loads(text)
             except orjson.JSONDecodeError as exc:
-                yield line, PlinthError(Code.BAD_REQUEST, f"malformed JSON: {exc}")
+                yield line, CoreError(Code.BAD_REQUEST, f"malformed JSON: {exc}")
 
 
 class JsonRows:
@@ -81,9 +81,9 @@ class JsonRows:
         try:
             items = orjson.loads(b"".join(self.parts))
         except orjson.JSONDecodeError as exc:
-            raise PlinthError(Code.BAD_REQUEST, f"malformed JSON: {exc}") from None
+            raise CoreError(Code.BAD_REQUEST, f"malformed JSON: {exc}") from None
         if not isinstance(items, list):
-            raise PlinthError(Code.BAD_REQUEST, "a JSON import is one array of records")
+            raise CoreError(Code.BAD_REQUEST, "a JSON import is one array of records")
         return enumerate(items, start=1)
 
 
@@ -128,9 +128,9 @@ class CsvRows:
                 continue
             yield line, self._object(values)
 
-    def _object(self, values: list[str]) -> dict[str, Any] | PlinthError:
+    def _object(self, values: list[str]) -> dict[str, Any] | CoreError:
         if len(values) != len(self.header or ()):
-            return PlinthError(
+            return CoreError(
                 Code.BAD_REQUEST, f"{len(values)} values for {len(self.header or ())} columns"
             )
         out: dict[str, Any] = {}
@@ -142,12 +142,12 @@ class CsvRows:
                 try:
                     out[name] = orjson.loads(text)
                 except orjson.JSONDecodeError:
-                    return PlinthError(Code.BAD_REQUEST, f"{name}: malformed JSON")
+                    return CoreError(Code.BAD_REQUEST, f"{name}: malformed JSON")
             elif spec is not None and FIELD_TYPES[spec.type].from_text is not None:
                 try:
                     out[name] = FIELD_TYPES[spec.type].from_text(text)
                 except ValueError as exc:
-                    return PlinthError(Code.VALIDATION_ERROR, f"{name}: {exc}")
+                    return CoreError(Code.VALIDATION_ERROR, f"{name}: {exc}")
             else:
                 out[name] = text
         return out
@@ -163,4 +163,4 @@ def parser(request: pb.ImportRecordsRequest, collection: CollectionSpec) -> Pars
         return JsonRows()
     if request.format in (query_pb2.EXPORT_FORMAT_NDJSON, query_pb2.EXPORT_FORMAT_UNSPECIFIED):
         return NdjsonRows()
-    raise PlinthError(Code.BAD_REQUEST, "format must be csv, json or ndjson")
+    raise CoreError(Code.BAD_REQUEST, "format must be csv, json or ndjson")

@@ -27,7 +27,7 @@ from psycopg import AsyncConnection, AsyncCopy, AsyncCursor, sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from core.errors import Code, PlinthError
+from core.errors import Code, CoreError
 from core.query.compile import cached, table
 from core.records.batch import item_error
 from core.records.import_formats import Parser, Row, parser
@@ -176,7 +176,7 @@ class Rows:
         self.rejected = 0
         self.report: list[dict[str, Any]] = []
 
-    def reject(self, line: int, exc: PlinthError) -> None:
+    def reject(self, line: int, exc: CoreError) -> None:
         self.rejected += 1
         if len(self.report) < MAX_REPORTED:
             self.report.append({"line": line, "error": item_error(exc)})
@@ -213,21 +213,21 @@ class Rows:
         return self._checked(line, value)
 
     def _checked(self, line: int, value: Any) -> list | None:
-        if isinstance(value, PlinthError):
+        if isinstance(value, CoreError):
             self.reject(line, value)
             return None
         if not isinstance(value, dict):
-            self.reject(line, PlinthError(Code.BAD_REQUEST, "a row must be a JSON object"))
+            self.reject(line, CoreError(Code.BAD_REQUEST, "a row must be a JSON object"))
             return None
         try:
             record = check_record(self.collection, value, partial=False)
-        except PlinthError as exc:
+        except CoreError as exc:
             self.reject(line, exc)
             return None
         if record.links:
             field = next(iter(record.links))
             message = f"{field}: many_to_many links are not imported; write them in batches"
-            self.reject(line, PlinthError(Code.BAD_REQUEST, message))
+            self.reject(line, CoreError(Code.BAD_REQUEST, message))
             return None
         columns = record.columns
         out = [record.id]
@@ -241,7 +241,7 @@ class Rows:
         record_id = out[0]
         if record_id in self.ids:
             message = f"id {record_id!r} appears more than once"
-            self.reject(line, PlinthError(Code.BAD_REQUEST, message))
+            self.reject(line, CoreError(Code.BAD_REQUEST, message))
             return None
         self.ids.add(record_id)
         return out

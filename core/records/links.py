@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from psycopg import AsyncConnection, sql
 
-from core.errors import PlinthError, Violation, invalid
+from core.errors import CoreError, Violation, invalid
 from core.query.compile import cached, numbered, positional
 from core.records.operators import CheckedUpdate
 from core.records.values import CheckedRecord
@@ -96,7 +96,7 @@ async def apply(
     schema_name: str,
     collection: CollectionSpec,
     changes: Iterable[LinkChange],
-) -> dict[str, PlinthError]:
+) -> dict[str, CoreError]:
     """Write the changes; the error of each record that named a missing target.
 
     A statement takes only the parameters its text names; the others are ignored.

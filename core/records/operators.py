@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import Code, PlinthError, Violation, invalid
+from core.errors import Code, CoreError, Violation, invalid
 from core.records.values import (
     UNKNOWN_FIELD,
     CheckedRecord,
@@ -61,7 +61,7 @@ def check_update(collection: CollectionSpec, body: dict[str, Any]) -> CheckedUpd
     plain = {k: v for k, v in body.items() if not k.startswith("$")}
     unknown = [k for k in body if k.startswith("$") and k not in OPERATORS]
     if unknown:
-        raise PlinthError(
+        raise CoreError(
             Code.BAD_REQUEST,
             f"unknown update operator {unknown[0]!r}; use one of: {', '.join(OPERATORS)}",
         )
@@ -76,12 +76,12 @@ def check_update(collection: CollectionSpec, body: dict[str, Any]) -> CheckedUpd
         if operator == "$unset" and isinstance(argument, list):
             argument = dict.fromkeys(argument, True)
         if not isinstance(argument, dict):
-            raise PlinthError(Code.BAD_REQUEST, f"{operator} takes an object of field: value")
+            raise CoreError(Code.BAD_REQUEST, f"{operator} takes an object of field: value")
         for name, value in argument.items():
             if not isinstance(name, str):
-                raise PlinthError(Code.BAD_REQUEST, f"{operator} takes field names")
+                raise CoreError(Code.BAD_REQUEST, f"{operator} takes field names")
             if name in seen:
-                raise PlinthError(
+                raise CoreError(
                     Code.BAD_REQUEST,
                     f"field {name!r} is changed by both {seen[name]} and {operator}",
                 )
@@ -99,7 +99,7 @@ def check_update(collection: CollectionSpec, body: dict[str, Any]) -> CheckedUpd
     try:
         out.record = check_record(collection, sets, partial=True)
         out.record.links.update(cleared)
-    except PlinthError as exc:
+    except CoreError as exc:
         violations = exc.violations + violations
     if violations:
         raise invalid(violations)

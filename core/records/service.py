@@ -15,7 +15,7 @@ from plinth.v1 import record_service_pb2 as pb
 from plinth.v1 import record_service_pb2_grpc as rpc
 
 from core.edges.service import EdgeHandlers
-from core.errors import Code, PlinthError, not_found
+from core.errors import Code, CoreError, not_found
 from core.query import ast, compile, cursor, plan
 from core.records import links, writes
 from core.records.bulk_service import BulkHandlers
@@ -118,7 +118,7 @@ class RecordServicer(EdgeHandlers, BulkHandlers, rpc.RecordServiceServicer):
         after = None
         if request.page_token:
             if request.offset or request.page:
-                raise PlinthError(Code.BAD_REQUEST, "a cursor replaces offset and page: send one")
+                raise CoreError(Code.BAD_REQUEST, "a cursor replaces offset and page: send one")
             after = cursor.decode(request.page_token, query, len(sort) + 1)
         page = compile.Page(
             node=plan.plan_filter(collection, ast.from_proto(request.filter)),
@@ -178,7 +178,7 @@ class RecordServicer(EdgeHandlers, BulkHandlers, rpc.RecordServiceServicer):
     async def ExportRecords(self, request: pb.ExportRecordsRequest, context):
         space, collection = await self._target(request.collection)
         if request.format not in EXPORT_FORMATS:
-            raise PlinthError(Code.BAD_REQUEST, "format must be csv, json or ndjson")
+            raise CoreError(Code.BAD_REQUEST, "format must be csv, json or ndjson")
         text, params = compile.export(
             space.schema_name,
             collection,
@@ -219,7 +219,7 @@ class RecordServicer(EdgeHandlers, BulkHandlers, rpc.RecordServiceServicer):
             request.collection, request.data, partial=False
         )
         if record.id not in (None, record_id):
-            raise PlinthError(Code.BAD_REQUEST, "the body's id differs from the id in the path")
+            raise CoreError(Code.BAD_REQUEST, "the body's id differs from the id in the path")
         # A replace sets every many_to_many field: the ones it omits become empty.
         for spec in collection.fields:
             if spec.owns_links:

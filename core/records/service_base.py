@@ -11,7 +11,7 @@ import grpc
 from psycopg_pool import AsyncConnectionPool
 
 from core.auth.principal import current
-from core.errors import Code, PlinthError, not_found
+from core.errors import Code, CoreError, not_found
 from core.records import links, writes
 from core.records.values import UNKNOWN_FIELD, check_id
 from core.schema.cache import SchemaCache
@@ -45,7 +45,7 @@ class RecordServiceBase:
         space, collection = await self._target(name)
         try:
             return space, collection, check(collection)
-        except PlinthError as exc:
+        except CoreError as exc:
             if not any(v.reason == UNKNOWN_FIELD for v in exc.violations):
                 raise
         space, collection = await self._fresh(space, name)
@@ -64,7 +64,7 @@ def request_id(value: Any) -> str:
     try:
         return check_id(value)
     except ValueError as exc:
-        raise PlinthError(Code.BAD_REQUEST, f"id {exc}") from None
+        raise CoreError(Code.BAD_REQUEST, f"id {exc}") from None
 
 
 async def apply_links(conn, space: SpaceSchema, collection: CollectionSpec, changes) -> None:
@@ -74,13 +74,13 @@ async def apply_links(conn, space: SpaceSchema, collection: CollectionSpec, chan
         raise next(iter(failed.values()))
 
 
-async def miss_error(conn, space, collection, record_id: str, expected: int) -> PlinthError:
+async def miss_error(conn, space, collection, record_id: str, expected: int) -> CoreError:
     """Why a guarded write found no row: a stale version, or no such record."""
     if expected:
         cur = await conn.execute(*writes.live_version(space.schema_name, collection, record_id))
         found = await cur.fetchone()
         if found is not None:
-            return PlinthError(
+            return CoreError(
                 Code.PRECONDITION_FAILED,
                 f"record {record_id!r} is at version {found[0]}, not {expected}",
                 status=grpc.StatusCode.ABORTED,

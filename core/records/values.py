@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from core.errors import Code, PlinthError, Violation, invalid
+from core.errors import Code, CoreError, Violation, invalid
 from core.schema.model import NAME_RE, SYSTEM_COLUMNS, CollectionSpec, FieldSpec
 from core.schema.types import FIELD_TYPES, list_of, record_id
 
@@ -30,9 +30,9 @@ def decode_object(data: bytes) -> dict[str, Any]:
     try:
         value = orjson.loads(data or b"")
     except orjson.JSONDecodeError as exc:
-        raise PlinthError(Code.BAD_REQUEST, f"malformed JSON: {exc}") from None
+        raise CoreError(Code.BAD_REQUEST, f"malformed JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise PlinthError(Code.BAD_REQUEST, "the body must be a JSON object")
+        raise CoreError(Code.BAD_REQUEST, "the body must be a JSON object")
     return value
 
 

@@ -13,7 +13,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 
 from core.edges import ddl as edges_ddl
-from core.errors import Code, PlinthError, conflict, not_found
+from core.errors import Code, CoreError, conflict, not_found
 from core.schema import ddl, relations
 from core.schema.cache import CHANNEL, load_space
 from core.schema.definitions import check_collection, check_field
@@ -195,7 +195,7 @@ def _relation_change(
     may change; what it relates to may not."""
     fixed = ("type", "target", "cardinality", "inverse")
     if any(getattr(old, a) != getattr(new, a) for a in fixed):
-        raise PlinthError(
+        raise CoreError(
             Code.BAD_REQUEST,
             f"{old.name}: the type, target, cardinality and inverse of a relation field are"
             " fixed; drop the field and add it again",

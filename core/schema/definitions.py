@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from core.errors import Code, PlinthError, Violation
+from core.errors import Code, CoreError, Violation
 from core.records.values import check_value
 from core.schema.model import (
     CARDINALITIES,
@@ -25,7 +25,7 @@ LATER_TYPES = {"vector": "vector fields are not available yet"}
 
 def check_name(name: str, what: str) -> None:
     if not NAME_RE.match(name or ""):
-        raise PlinthError(
+        raise CoreError(
             Code.BAD_REQUEST,
             f"invalid {what} name {name!r}: use letters, digits and _, starting with a letter"
             " or _, at most 63 characters",
@@ -37,7 +37,7 @@ def check_field(spec: FieldSpec) -> None:
     """Raise BAD_REQUEST listing every problem of one field definition."""
     check_name(spec.name, "field")
     if spec.name in RESERVED_NAMES:
-        raise PlinthError(Code.BAD_REQUEST, f"field name {spec.name!r} is reserved")
+        raise CoreError(Code.BAD_REQUEST, f"field name {spec.name!r} is reserved")
     problems: list[Violation] = []
 
     def problem(reason: str) -> None:
@@ -54,7 +54,7 @@ def check_field(spec: FieldSpec) -> None:
                 spec.type, f"unknown type {spec.type!r}; one of: {', '.join(FIELD_TYPES)}"
             )
         )
-        raise PlinthError(Code.BAD_REQUEST, problems[0].reason, problems)
+        raise CoreError(Code.BAD_REQUEST, problems[0].reason, problems)
     if (spec.min is not None or spec.max is not None) and not ftype.numeric:
         problem("min and max apply to integer, float and decimal fields only")
     if spec.min is not None and spec.max is not None and spec.min > spec.max:
@@ -80,7 +80,7 @@ def check_field(spec: FieldSpec) -> None:
         except ValueError as exc:
             problem(f"default {exc}")
     if problems:
-        raise PlinthError(
+        raise CoreError(
             Code.BAD_REQUEST, "; ".join(f"{p.field}: {p.reason}" for p in problems), problems
         )
 
@@ -110,10 +110,10 @@ def _relation_problems(spec: FieldSpec, problem) -> None:
 def check_collection(spec: CollectionSpec) -> None:
     check_name(spec.name, "collection")
     if spec.mode not in (STRICT, FLEXIBLE):
-        raise PlinthError(Code.BAD_REQUEST, "mode must be 'strict' or 'flexible'")
+        raise CoreError(Code.BAD_REQUEST, "mode must be 'strict' or 'flexible'")
     seen: set[str] = set()
     for field in spec.fields:
         if field.name in seen:
-            raise PlinthError(Code.BAD_REQUEST, f"field {field.name!r} is declared twice")
+            raise CoreError(Code.BAD_REQUEST, f"field {field.name!r} is declared twice")
         seen.add(field.name)
         check_field(field)

@@ -21,7 +21,7 @@ import secrets
 
 from psycopg import sql
 
-from core.errors import Code, PlinthError, conflict
+from core.errors import Code, CoreError, conflict
 from core.schema.model import MANY_TO_MANY, MANY_TO_ONE, ONE_TO_MANY, CollectionSpec, FieldSpec
 
 FK_ACTIONS = {"restrict": "RESTRICT", "cascade": "CASCADE", "set_null": "SET NULL"}
@@ -52,8 +52,8 @@ def _table(schema_name: str, name: str) -> sql.Identifier:
     return sql.Identifier(schema_name, name)
 
 
-def _bad(field: str, reason: str) -> PlinthError:
-    return PlinthError(Code.BAD_REQUEST, f"{field}: {reason}")
+def _bad(field: str, reason: str) -> CoreError:
+    return CoreError(Code.BAD_REQUEST, f"{field}: {reason}")
 
 
 def check_target(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from google.protobuf import json_format, struct_pb2
 from plinth.v1 import schema_service_pb2 as pb
 
-from core.errors import Code, PlinthError
+from core.errors import Code, CoreError
 from core.schema.definitions import LATER_TYPES
 from core.schema.model import FLEXIBLE, MANY_TO_ONE, STRICT, CollectionSpec, FieldSpec
 
@@ -23,7 +23,7 @@ def value_from_proto(value: struct_pb2.Value) -> object:
 
 def field_from_proto(field: pb.Field) -> FieldSpec:
     if field.HasField("dimensions") or field.metric:
-        raise PlinthError(Code.BAD_REQUEST, LATER_TYPES["vector"])
+        raise CoreError(Code.BAD_REQUEST, LATER_TYPES["vector"])
     default = value_from_proto(field.default) if field.HasField("default") else None
     return FieldSpec(
         name=field.name,
@@ -66,7 +66,7 @@ def field_to_proto(spec: FieldSpec) -> pb.Field:
 
 def collection_from_proto(collection: pb.Collection) -> CollectionSpec:
     if collection.HasField("embedding"):
-        raise PlinthError(Code.BAD_REQUEST, "embeddings are not available yet")
+        raise CoreError(Code.BAD_REQUEST, "embeddings are not available yet")
     return CollectionSpec(
         id="",
         name=collection.name,

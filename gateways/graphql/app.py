@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sanic import HTTPResponse, Request, Sanic, html, text
 
-from core.config import Settings
 from gateways.app_base import new_app
+from gateways.config import GatewayConfig
 from gateways.core_client import request_id
 from gateways.graphql import errors, operation, records
 from gateways.graphql.engines import Engines
@@ -14,8 +14,8 @@ from gateways.graphql.operation import Operation
 from gateways.graphql.resolvers import RequestContext
 
 
-def create_app(settings: Settings, name: str = "plinth-graphql") -> Sanic:
-    app = new_app(name, settings, errors.handle)
+def create_app(config: GatewayConfig, name: str = "plinth-graphql") -> Sanic:
+    app = new_app(name, config, errors.handle)
     app.ctx.engines = Engines()
     app.add_route(graphql_post, "/graphql", methods=["POST"])
     app.add_route(graphql_get, "/graphql", methods=["GET"])

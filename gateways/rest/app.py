@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sanic import Sanic
 
-from core.config import Settings
 from gateways.app_base import new_app
+from gateways.config import GatewayConfig
 from gateways.rest import errors
 from gateways.rest.routes import export, kv, query, queue, records, relationships, schema, writes
 
 
-def create_app(settings: Settings, name: str = "plinth-rest") -> Sanic:
-    app = new_app(name, settings, errors.handle)
+def create_app(config: GatewayConfig, name: str = "plinth-rest") -> Sanic:
+    app = new_app(name, config, errors.handle)
     # Static segments (schema, …/count, …/query, …/export) win over /<collection>/<id>.
     app.blueprint(schema.bp)
     app.blueprint(kv.bp)  # /api/v1/kv/<key:path>: `kv` is not reachable as a collection

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
 import signal
 import sys
 import time
 
 from plinth import PlinthError
 
-from core.config import Settings
-from core.launch import NotReady, spawn, wait_for_core
-
-PROCESSES = {"core": "core", "rest": "gateways.rest", "graphql": "gateways.graphql"}
-
-
-def _run_module(module: str) -> None:
-    importlib.import_module(f"{module}.__main__").main()
+from launcher import serve, transfer
+from launcher.processes import NotReady, spawn_process, wait_for_core
+from launcher.settings import core_config, gateway_config
 
 
 def up() -> int:
     """Core and both gateways as child processes; Ctrl-C or SIGTERM stops them all."""
-    settings = Settings.from_env()
+    core = core_config()
+    rest, graphql = gateway_config("rest"), gateway_config("graphql")
     stopping = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -32,25 +26,25 @@ def up() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    core = spawn("core", PROCESSES["core"])
+    core_process = spawn_process("core", "core")
     try:
-        wait_for_core(settings.core_addr, core)
+        wait_for_core(core.addr, core_process)
     except NotReady:
         if not stopping:
             print("plinth: core did not start; see the messages above", file=sys.stderr)
-        core.stop()
+        core_process.stop()
         return 1
-    children = [core, *(spawn(name, PROCESSES[name]) for name in ("rest", "graphql"))]
-    key_source = (
-        "PLINTH_ADMIN_KEY"
-        if os.environ.get("PLINTH_ADMIN_KEY")
-        else str(settings.data_dir / "admin.key")
-    )
+    children = [
+        core_process,
+        spawn_process("rest", "rest"),
+        spawn_process("graphql", "graphql"),
+    ]
+    key_source = "PLINTH_ADMIN_KEY" if core.admin_key else str(core.data_dir / "admin.key")
     print(
         "\nPlinth is running:\n"
-        f"  REST     http://{settings.rest_addr}/api/v1\n"
-        f"  GraphQL  http://{settings.graphql_addr}/graphql\n"
-        f"  gRPC     {settings.core_addr}\n"
+        f"  REST     http://{rest.addr}/api/v1\n"
+        f"  GraphQL  http://{graphql.addr}/graphql\n"
+        f"  gRPC     {core.addr}\n"
         f"  admin key: {key_source}\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
@@ -91,8 +85,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "up":
         sys.exit(up())
     if args.command in ("import", "export"):
-        from core import transfer  # the client side only: no server imports
-
         try:
             if args.command == "import":
                 sys.exit(transfer.run_import(args.file, args.collection, args.format, args.mode))
@@ -100,4 +92,4 @@ def main(argv: list[str] | None = None) -> None:
         except PlinthError as exc:
             print(f"plinth: {exc}", file=sys.stderr)
             sys.exit(1)
-    _run_module(PROCESSES[args.command])
+    serve.serve(args.command)

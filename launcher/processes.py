@@ -54,13 +54,14 @@ def spawn(
     env: dict[str, str] | None = None,
     log_dir: Path | None = None,
     *,
+    args: tuple[str, ...] = (),
     new_session: bool = False,
 ) -> Process:
-    """`python -m module`, logging to log_dir/name.log (or to our terminal)."""
+    """`python -m module args…`, logging to log_dir/name.log (or to our terminal)."""
     log = log_dir / f"{name}.log" if log_dir else None
     with open(log, "ab") if log else contextlib.nullcontext() as out:
         popen = subprocess.Popen(
-            [sys.executable, "-m", module],
+            [sys.executable, "-m", module, *args],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -68,6 +69,18 @@ def spawn(
             start_new_session=new_session,
         )
     return Process(name, popen, log)
+
+
+def spawn_process(
+    name: str,
+    process: str,
+    env: dict[str, str] | None = None,
+    log_dir: Path | None = None,
+    *,
+    new_session: bool = False,
+) -> Process:
+    """One Plinth process: `core`, `rest` or `graphql` (launcher/serve.py)."""
+    return spawn(name, "launcher.serve", env, log_dir, args=(process,), new_session=new_session)
 
 
 class NotReady(RuntimeError):

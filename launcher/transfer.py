@@ -4,7 +4,6 @@ progress line on stderr (stdout stays the data)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -16,7 +15,7 @@ from plinth import AsyncClient
 from plinth.v1 import query_pb2
 from plinth.v1 import record_service_pb2 as pb
 
-from core.config import Settings
+from launcher.settings import Credentials
 
 FORMATS = {
     "csv": query_pb2.EXPORT_FORMAT_CSV,
@@ -31,13 +30,9 @@ CHUNK_BYTES = 256 * 1024
 TIMEOUT_SECONDS = 24 * 3600
 
 
-def api_key(settings: Settings) -> str | None:
-    """PLINTH_API_KEY, else the admin key (PLINTH_ADMIN_KEY or the data dir's admin.key)."""
-    key = os.environ.get("PLINTH_API_KEY") or settings.admin_key
-    if key:
-        return key
-    path = settings.data_dir / "admin.key"
-    return path.read_text().strip() if path.exists() else None
+def _client() -> AsyncClient:
+    credentials = Credentials.from_env()
+    return AsyncClient(credentials.core_addr, api_key=credentials.api_key)
 
 
 class Progress:
@@ -77,7 +72,6 @@ def format_of(path: Path, given: str | None) -> str:
 
 
 async def import_file(path: Path, size: int, collection: str, fmt: str, mode: str) -> int:
-    settings = Settings.from_env()
     progress = Progress(f"import {path.name}", size)
 
     async def messages() -> AsyncIterator[pb.ImportRecordsRequest]:
@@ -87,7 +81,7 @@ async def import_file(path: Path, size: int, collection: str, fmt: str, mode: st
                 progress.advance(len(chunk))
                 yield pb.ImportRecordsRequest(chunk=chunk)
 
-    async with AsyncClient(settings.core_addr, api_key=api_key(settings)) as client:
+    async with _client() as client:
         answer = await client.call(
             client.records.ImportRecords, messages(), timeout=TIMEOUT_SECONDS
         )
@@ -104,10 +98,9 @@ async def import_file(path: Path, size: int, collection: str, fmt: str, mode: st
 
 
 async def export_collection(collection: str, fmt: str, out: BinaryIO) -> int:
-    settings = Settings.from_env()
     progress = Progress(f"export {collection}")
     request = pb.ExportRecordsRequest(collection=collection, format=FORMATS[fmt])
-    async with AsyncClient(settings.core_addr, api_key=api_key(settings)) as client:
+    async with _client() as client:
         async for piece in client.stream(
             client.records.ExportRecords, request, timeout=TIMEOUT_SECONDS
         ):

@@ -1,0 +1,14 @@
+"""What a gateway needs to run: filled by whoever starts it (the launcher reads it from
+the environment, see docs/configuration.md). Gateways read no environment themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    addr: str
+    core_addr: str = "127.0.0.1:50051"
+    max_body_bytes: int = 10 * 1024 * 1024
+    workers: int = 1  # Sanic worker processes
