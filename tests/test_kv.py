@@ -140,6 +140,8 @@ def test_rest_incr_decr(rest: httpx.Client, prefix: str) -> None:
     assert rest.post(url(key) + "/incr", json={"by": 10}).json()["data"]["value"] == 11
     assert rest.post(url(key) + "/decr", json={"by": 4}).json()["data"]["value"] == 7
     assert rest.post(url(key) + "/decr").json()["data"]["value"] == 6
+    assert rest.post(url(key) + "/incr", json={"by": None}).json()["data"]["value"] == 7
+    assert rest.post(url(key) + "/decr", json={"by": 1}).json()["data"]["value"] == 6
     assert rest.post(url(prefix + "neg") + "/decr", json={"by": 3}).json()["data"]["value"] == -3
     rest.put(url(prefix + "f"), json=1.5)
     assert rest.post(url(prefix + "f") + "/incr").json()["data"]["value"] == 2.5
@@ -168,6 +170,9 @@ def test_rest_list_paging_and_literal_prefix(rest: httpx.Client, prefix: str) ->
     rest.put(url(prefix + "a%b"), json=1)
     rest.put(url(prefix + "a_b"), json=2)
     rest.put(url(prefix + "axb"), json=3)
+    # Core owns the default page size and says which it used.
+    default = rest.get("/api/v1/kv", params={"prefix": prefix + "item:"}).json()["meta"]
+    assert default["limit"] == 100
     seen, cursor = [], ""
     while True:
         page = rest.get(

@@ -119,6 +119,22 @@ def test_expired_lease_alone_is_conflict_and_reads_as_failed(
     assert (stats["leased"], stats["failed"]) == (1, 0)
 
 
+def test_null_members_are_not_given(rest: httpx.Client, topic: str) -> None:
+    """Generated clients send every optional member; null means the default."""
+    body = {"payload": {"n": 1}, "delay_ms": None, "max_attempts": None}
+    created = rest.post(f"/api/v1/queue/{topic}", json=body)
+    assert created.status_code == 201, created.text
+    job = created.json()["data"]
+    assert job["max_attempts"] == 5 and job["status"] == "queued"
+    lease = {"max_jobs": None, "visibility_ms": None, "wait_ms": None}
+    [held] = rest.post(f"/api/v1/queue/{topic}/lease", json=lease).json()["data"]
+    ack = {"lease_id": held["lease_id"], "result": None}
+    assert (
+        rest.post(f"/api/v1/queue/jobs/{job['id']}/ack", json=ack).json()["data"]["status"]
+        == "done"
+    )
+
+
 def test_extend_keeps_a_lease_past_its_visibility(rest: httpx.Client, topic: str) -> None:
     jid = rest.post(f"/api/v1/queue/{topic}", json={"payload": 1}).json()["data"]["id"]
     [held] = rest.post(f"/api/v1/queue/{topic}/lease", json={"visibility_ms": 300}).json()["data"]
@@ -257,6 +273,8 @@ def test_expired_last_attempt_reads_as_dead_before_any_lease(
         ("post", "/api/v1/queue/{topic}", {"payload": 1, "delay_ms": "soon"}, 400),
         ("post", "/api/v1/queue/{topic}", {"payload": 1, "delay_ms": 10**15}, 400),
         ("post", "/api/v1/queue/{topic}", {"payload": 1, "max_attempts": 1000}, 400),
+        ("post", "/api/v1/queue/{topic}", {"payload": 1, "max_attempts": 10**40}, 400),
+        ("post", "/api/v1/queue/{topic}", {"payload": 1, "delay_ms": -(10**40)}, 400),
         ("post", "/api/v1/queue/{topic}", {"payload": 1, "max_attempts": -2}, 400),
         ("post", "/api/v1/queue/{topic}", {"payload": "\u0000"}, 400),
         ("post", "/api/v1/queue/{topic}", {"payload": 1, "nope": 1}, 400),

@@ -176,7 +176,7 @@ NONE = "c_nonexistent_collection"
         ("post", ("a", "x" * 64), {"json": {"target_id": "b"}}, 400, "BAD_REQUEST"),
         ("post", ("a",), {"json": {"target_id": "b", "properties": [1]}}, 400, "BAD_REQUEST"),
         ("post", ("a",), {"json": {"target_id": "b", "properties": "x"}}, 400, "BAD_REQUEST"),
-        ("post", ("a",), {"json": {"target_id": "b", "properties": None}}, 400, "BAD_REQUEST"),
+        ("post", ("a",), {"json": {"target_id": None, "properties": None}}, 400, "BAD_REQUEST"),
         (
             "post",
             ("a",),

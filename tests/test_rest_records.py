@@ -172,8 +172,18 @@ def test_if_match(rest: httpx.Client, products: str) -> None:
     assert fresh.status_code == 200 and fresh.headers["ETag"] == '"2"'
     assert rest.put(url, json={"name": "C"}, headers={"If-Match": '"1"'}).status_code == 412
     assert rest.delete(url, headers={"If-Match": '"1"'}).status_code == 412
-    assert rest.delete(url, headers={"If-Match": '"2"'}).status_code == 200
-    assert rest.patch(url, json={"name": "x"}, headers={"If-Match": "garbage"}).status_code == 400
+    # A tag this API never issued matches no version: 412 on every guarded write, no change.
+    for tag in ('"definitely-not-it"', "garbage", '"0"', '"-2"', '"99999999999999999999"'):
+        never = rest.patch(url, json={"name": "x"}, headers={"If-Match": tag})
+        assert never.status_code == 412 and error_code(never) == "PRECONDITION_FAILED", tag
+        assert rest.put(url, json={"name": "x"}, headers={"If-Match": tag}).status_code == 412
+        assert rest.delete(url, headers={"If-Match": tag}).status_code == 412
+    assert rest.get(url).json()["data"]["name"] == "B"
+    star = rest.patch(url, json={"name": "D"}, headers={"If-Match": "*"})
+    assert star.status_code == 200 and star.headers["ETag"] == '"3"'
+    assert rest.delete(url, headers={"If-Match": '"3"'}).status_code == 200
+    gone = rest.patch(url, json={"name": "x"}, headers={"If-Match": "*"})
+    assert gone.status_code == 404
 
 
 def test_unique_among_live_records(rest: httpx.Client, products: str) -> None:

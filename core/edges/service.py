@@ -43,7 +43,7 @@ def check_properties(data: bytes) -> str:
 
 def check_page_size(size: int) -> int:
     if size < 0 or size > MAX_PAGE_SIZE:
-        raise bad_request(f"page_size must be 1 to {MAX_PAGE_SIZE} (0: {DEFAULT_PAGE_SIZE})")
+        raise bad_request(f"the page size (limit) must be 1 to {MAX_PAGE_SIZE}")
     return size or DEFAULT_PAGE_SIZE
 
 

@@ -76,9 +76,9 @@ def check_ttl(ttl_ms: int) -> int | None:
 
 def check_page_size(page_size: int) -> int:
     if page_size < 0:
-        raise bad_request("page_size must not be negative")
+        raise bad_request("the page size (limit) must not be negative")
     if page_size > MAX_PAGE_SIZE:
-        raise bad_request(f"page_size must be at most {MAX_PAGE_SIZE}")
+        raise bad_request(f"the page size (limit) must be at most {MAX_PAGE_SIZE}")
     return page_size or DEFAULT_PAGE_SIZE
 
 

@@ -172,7 +172,7 @@ class KeyValueServicer(rpc.KeyValueServiceServicer):
             )
             rows = await cur.fetchall()
         answer = pb.ListKeysResponse(
-            entries=[_entry(k, v, expires_ms) for k, v, expires_ms in rows[:size]]
+            entries=[_entry(k, v, expires_ms) for k, v, expires_ms in rows[:size]], page_size=size
         )
         if len(rows) > size:
             answer.next_page_token = keys.page_token(prefix, rows[size - 1][0])

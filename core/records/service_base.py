@@ -80,9 +80,10 @@ async def miss_error(conn, space, collection, record_id: str, expected: int) -> 
         cur = await conn.execute(*writes.live_version(space.schema_name, collection, record_id))
         found = await cur.fetchone()
         if found is not None:
+            wanted = f"not {expected}" if expected > 0 else "which the expected version is not"
             return CoreError(
                 Code.PRECONDITION_FAILED,
-                f"record {record_id!r} is at version {found[0]}, not {expected}",
+                f"record {record_id!r} is at version {found[0]}, {wanted}",
                 status=grpc.StatusCode.ABORTED,
             )
     return not_found(f"no record {record_id!r} in {collection.name!r}")

@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from plinth.values import INT64_MAX, INT64_MIN
 from psycopg.types.json import Jsonb
 
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_ID_LENGTH = 255
 
 

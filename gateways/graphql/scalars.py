@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from plinth.values import INT64_MAX, INT64_MIN
 from tartiflette import Scalar
 from tartiflette.constants import UNDEFINED_VALUE
 from tartiflette.language.ast import (
@@ -17,8 +18,6 @@ from tartiflette.language.ast import (
     ObjectValueNode,
     StringValueNode,
 )
-
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class JSONScalar:

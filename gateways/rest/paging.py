@@ -1,7 +1,7 @@
 """Offset and cursor paging of a list, from the query string or a query body, and its meta.
 
-The presence of `cursor` (even empty or null: the first page) selects cursor
-paging; without it, `page` or `offset` page by position.
+The presence of `cursor` (empty: the first page) selects cursor paging (in a body,
+`"cursor": null` is the same as no cursor); without it, `page` or `offset` page by position.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plinth.v1 import record_service_pb2 as pb
+from plinth.values import INT32_MAX, INT64_MAX
 from sanic.request import RequestParameters
 
 from gateways.rest import params
@@ -64,27 +65,28 @@ class Paging:
 
 def from_args(args: RequestParameters) -> Paging:
     return Paging(
-        limit=params.integer(args, "limit", 1, params.INT32_MAX),
-        page=params.integer(args, "page", 1, params.INT32_MAX),
-        offset=params.integer(args, "offset", 0, params.INT64_MAX),
+        limit=params.integer(args, "limit", 1, INT32_MAX),
+        page=params.integer(args, "page", 1, INT32_MAX),
+        offset=params.integer(args, "offset", 0, INT64_MAX),
         cursor=args.get("cursor") if "cursor" in args else None,
         total=wants_total(args.getlist("meta")),
     )
 
 
 def from_body(body: dict[str, Any]) -> Paging:
-    """{"limit": 20, "page": 2} / {"offset": 40} / {"cursor": null | "…"}, "meta": "total"."""
+    """{"limit": 20, "page": 2} / {"offset": 40} / {"cursor": "" | "…"}, "meta": "total"
+    (null members already dropped: they mean not given)."""
     cursor = body.get("cursor")
     if cursor is not None and not isinstance(cursor, str):
-        raise bad_request("cursor must be a string (a next_cursor) or null for the first page")
+        raise bad_request('cursor must be a string: a next_cursor, or "" for the first page')
     meta = body.get("meta")
     if meta is not None and not isinstance(meta, str):
         raise bad_request('meta must be a string, like "total"')
     return Paging(
-        limit=_body_integer(body, "limit", 1, params.INT32_MAX),
-        page=_body_integer(body, "page", 1, params.INT32_MAX),
-        offset=_body_integer(body, "offset", 0, params.INT64_MAX),
-        cursor=(cursor or "") if "cursor" in body else None,
+        limit=_body_integer(body, "limit", 1, INT32_MAX),
+        page=_body_integer(body, "page", 1, INT32_MAX),
+        offset=_body_integer(body, "offset", 0, INT64_MAX),
+        cursor=cursor,
         total=wants_total([meta] if meta else []),
     )
 

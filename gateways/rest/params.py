@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from plinth.client import sort_keys
 from plinth.v1 import query_pb2
+from plinth.values import INT64_MAX
 from sanic import Request
 from sanic.request import RequestParameters
 
 from gateways.rest.errors import bad_request
 
-# The widest numbers the request fields carry (page_size and page are int32, offset int64).
-INT32_MAX = 2**31 - 1
-INT64_MAX = 2**63 - 1
+NO_VERSION = -1  # an expected_version no record has
 
 
 def query_args(request: Request) -> RequestParameters:
@@ -52,14 +51,13 @@ def sort(args: RequestParameters) -> list[query_pb2.SortField]:
 
 
 def if_match(request: Request) -> int:
-    """The version an If-Match header asks for; 0 when absent or '*'."""
+    """The version an If-Match header asks for: 0 when absent or '*' (any version), and
+    NO_VERSION for a tag this API never issued, which matches no record (412, RFC 9110)."""
     header = request.headers.get("if-match", "").strip()
     if header in ("", "*"):
         return 0
     tag = header.removeprefix("W/").strip('"')
-    if not tag.isdigit():
-        raise bad_request(f'If-Match must be an ETag from this API, like "3", not {header!r}')
-    return int(tag)
+    return int(tag) if tag.isdigit() and 0 < int(tag) <= INT64_MAX else NO_VERSION
 
 
 def etag(version: int) -> str:

@@ -1,27 +1,28 @@
 """The body of POST /api/v1/{collection}/query -> a ListRecordsRequest and its paging.
 
 {"where": {…}, "sort": ["-price"], "fields": ["id", "name"], "search": "lamp",
- "limit": 20, "page": 2 | "offset": 40 | "cursor": null, "meta": "total"}
+ "limit": 20, "page": 2 | "offset": 40 | "cursor": "" (the first page) | "…", "meta": "total"}
+Every key is optional, and null is the same as absent.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from plinth.client import sort_keys
 from plinth.v1 import record_service_pb2 as pb
+from sanic import Request
 
 from gateways.rest import filters, paging
+from gateways.rest.body import json_object
 from gateways.rest.errors import bad_request
 
 KEYS = ("where", "sort", "fields", "search", "limit", "page", "offset", "cursor", "meta")
 
 
-def parse(collection: str, raw: bytes) -> tuple[pb.ListRecordsRequest, paging.Paging]:
-    body = _object(raw)
-    if unknown := [key for key in body if key not in KEYS]:
-        raise bad_request(f"unknown keys {unknown} in the query; use {', '.join(KEYS)}")
+def parse(collection: str, request: Request) -> tuple[pb.ListRecordsRequest, paging.Paging]:
+    """An empty body is an empty query: every record, first page."""
+    body = json_object(request, KEYS)
     where = body.get("where")
     search = body.get("search")
     if search is not None and not isinstance(search, str):
@@ -34,19 +35,6 @@ def parse(collection: str, raw: bytes) -> tuple[pb.ListRecordsRequest, paging.Pa
         search=search or "",
     )
     return message, paging.from_body(body)
-
-
-def _object(raw: bytes) -> dict[str, Any]:
-    """An empty body is an empty query: every record, first page."""
-    if not raw.strip():
-        return {}
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise bad_request(f"malformed JSON body: {exc}") from None
-    if not isinstance(body, dict):
-        raise bad_request('the body must be a JSON object, like {"where": {…}, "limit": 20}')
-    return body
 
 
 def _names(body: dict[str, Any], key: str) -> list[str]:

@@ -9,22 +9,19 @@ action. Percent-encode `?`, `#`, `%`, spaces and a trailing or doubled `/`
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import unquote
 
 import orjson
 from plinth.v1 import kv_service_pb2 as pb
+from plinth.values import INT32_MAX, INT64_MAX, INT64_MIN
 from sanic import Blueprint, HTTPResponse, Request
 
 from gateways.core_client import call, key_entry, set_entry
 from gateways.rest import params, render
+from gateways.rest.body import json_object
 from gateways.rest.errors import bad_request
 
 bp = Blueprint("kv", url_prefix="/api/v1/kv")
-
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
-INT64_MIN = -(2**63)
 
 
 def _entry(entry: pb.KeyValueEntry) -> bytes:
@@ -44,14 +41,15 @@ def _entry(entry: pb.KeyValueEntry) -> bytes:
 @bp.get("")
 async def list_keys(request: Request) -> HTTPResponse:
     args = params.query_args(request)
-    limit = params.integer(args, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
     message = pb.ListKeysRequest(
-        prefix=args.get("prefix", ""), page_size=limit, page_token=args.get("cursor", "")
+        prefix=args.get("prefix", ""),
+        page_size=params.integer(args, "limit", 1, INT32_MAX) or 0,
+        page_token=args.get("cursor", ""),
     )
     answer = await call(request, "kv", "ListKeys", message)
     body = b"[" + b",".join(_entry(e) for e in answer.entries) + b"]"
     meta = {
-        "limit": limit,
+        "limit": answer.page_size,
         "has_more": bool(answer.next_page_token),
         "next_cursor": answer.next_page_token or None,
     }
@@ -63,7 +61,7 @@ async def get_key(request: Request, key: str) -> HTTPResponse:
 
 
 async def set_key(request: Request, key: str) -> HTTPResponse:
-    ttl = params.integer(params.query_args(request), "ttl", 0, params.INT64_MAX)
+    ttl = params.integer(params.query_args(request), "ttl", 0, INT64_MAX)
     message = pb.SetKeyRequest(key=key, value=request.body, ttl_ms=ttl or 0)
     return render.data(_entry(await set_entry(request, message)))
 
@@ -76,30 +74,19 @@ async def delete_key(request: Request, key: str) -> HTTPResponse:
 async def increment_key(request: Request, key: str, action: str) -> HTTPResponse:
     if action not in ("incr", "decr") or not key:
         raise bad_request("POST /api/v1/kv/{key}/incr or /api/v1/kv/{key}/decr")
-    by = _by(request.body)
-    if action == "decr":
-        by = -by
-    if not INT64_MIN <= by <= params.INT64_MAX:
-        raise bad_request("by is out of the 64-bit range")
-    message = pb.IncrementKeyRequest(key=key, by=by)
+    by = _by(request)
+    message = pb.IncrementKeyRequest(key=key, by=-by if action == "decr" else by)
     answer = await call(request, "kv", "IncrementKey", message)
     return render.data(b'{"key":' + orjson.dumps(answer.key) + b',"value":' + answer.value + b"}")
 
 
-def _by(body: bytes) -> int:
-    """`{"by": n}` (an integer; 1 when the body or `by` is absent)."""
-    if not body.strip():
-        return 1
-    try:
-        parsed: Any = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise bad_request(f"malformed JSON: {exc}") from None
-    if not isinstance(parsed, dict):
-        raise bad_request('the body must be an object like {"by": 1}')
-    by = parsed.get("by", 1)
+def _by(request: Request) -> int:
+    """`{"by": n}` (an integer; 1 when the body or `by` is absent). Any int64 but the
+    lowest, so that decr can negate it."""
+    by = json_object(request, ("by",)).get("by", 1)
     if isinstance(by, bool) or not isinstance(by, int):
         raise bad_request(f"by must be an integer, not {by!r}")
-    if not INT64_MIN < by <= params.INT64_MAX:
+    if not INT64_MIN < by <= INT64_MAX:
         raise bad_request("by is out of the 64-bit range")
     return by
 

@@ -30,7 +30,7 @@ async def list_records(request: Request, collection: str) -> HTTPResponse:
 
 @bp.post("/<collection>/query")
 async def query_records(request: Request, collection: str) -> HTTPResponse:
-    message, page = query_body.parse(collection, request.body)
+    message, page = query_body.parse(collection, request)
     return await _list(request, message, page)
 
 

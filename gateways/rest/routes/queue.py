@@ -7,42 +7,27 @@ from typing import Any
 import orjson
 from plinth.jobs import job_to_dict
 from plinth.v1 import queue_service_pb2 as pb
+from plinth.values import INT32_MAX, INT64_MAX
 from sanic import Blueprint, HTTPResponse, Request
 
 from gateways.core_client import call, core_metadata, enqueue_job
 from gateways.rest import render
+from gateways.rest.body import json_object
 from gateways.rest.errors import bad_request
-from gateways.rest.params import INT32_MAX, INT64_MAX, integer, query_args
+from gateways.rest.params import integer, query_args
 
 bp = Blueprint("queue", url_prefix="/api/v1/queue")
 
 LEASE_TIMEOUT_MARGIN = 10.0  # seconds beyond wait_ms for a long poll's core call
 
 
-def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
-    if not request.body:
-        return {}
-    try:
-        body = orjson.loads(request.body)
-    except orjson.JSONDecodeError:
-        raise bad_request("malformed JSON body") from None
-    if not isinstance(body, dict):
-        raise bad_request("the body must be a JSON object")
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise bad_request(f"unknown keys {unknown}; expected some of {sorted(allowed)}")
-    return body
-
-
-def _int(body: dict[str, Any], name: str, maximum: int = INT64_MAX) -> int:
-    value = body.get(name)
-    if value is None:
-        return 0
+def _int(body: dict[str, Any], name: str, wire_max: int = INT64_MAX) -> int:
+    """An integer member (0: absent), pinned into its proto type; core owns the range
+    and refuses what is outside it (every queue range is far inside the wire's)."""
+    value = body.get(name, 0)
     if isinstance(value, bool) or not isinstance(value, int):
         raise bad_request(f"{name} must be an integer")
-    if not -maximum <= value <= maximum:
-        raise bad_request(f"{name} is out of range")
-    return value
+    return max(-wire_max, min(value, wire_max))
 
 
 def _json(body: dict[str, Any], name: str) -> bytes:
@@ -55,7 +40,7 @@ def _job(job: pb.Job) -> HTTPResponse:
 
 @bp.post("/<topic>")
 async def enqueue(request: Request, topic: str) -> HTTPResponse:
-    body = _body(request, {"payload", "delay_ms", "max_attempts"})
+    body = json_object(request, ("payload", "delay_ms", "max_attempts"))
     message = pb.EnqueueRequest(
         topic=topic,
         payload=_json(body, "payload"),
@@ -72,7 +57,7 @@ async def get_job(request: Request, job_id: str) -> HTTPResponse:
 
 @bp.post("/jobs/<job_id>/ack")
 async def ack(request: Request, job_id: str) -> HTTPResponse:
-    body = _body(request, {"lease_id", "result"})
+    body = json_object(request, ("lease_id", "result"))
     message = pb.AckRequest(
         id=job_id, lease_id=_text(body, "lease_id"), result=_json(body, "result")
     )
@@ -81,7 +66,7 @@ async def ack(request: Request, job_id: str) -> HTTPResponse:
 
 @bp.post("/jobs/<job_id>/nack")
 async def nack(request: Request, job_id: str) -> HTTPResponse:
-    body = _body(request, {"lease_id", "error", "retry_in_ms", "retry"})
+    body = json_object(request, ("lease_id", "error", "retry_in_ms", "retry"))
     retry = body.get("retry", True)
     if not isinstance(retry, bool):
         raise bad_request("retry must be true or false")
@@ -97,7 +82,7 @@ async def nack(request: Request, job_id: str) -> HTTPResponse:
 
 @bp.post("/jobs/<job_id>/extend")
 async def extend(request: Request, job_id: str) -> HTTPResponse:
-    body = _body(request, {"lease_id", "visibility_ms"})
+    body = json_object(request, ("lease_id", "visibility_ms"))
     message = pb.ExtendLeaseRequest(
         id=job_id, lease_id=_text(body, "lease_id"), visibility_ms=_int(body, "visibility_ms")
     )
@@ -112,7 +97,7 @@ async def requeue(request: Request, job_id: str) -> HTTPResponse:
 
 @bp.post("/<topic>/lease")
 async def lease(request: Request, topic: str) -> HTTPResponse:
-    body = _body(request, {"max_jobs", "visibility_ms", "wait_ms"})
+    body = json_object(request, ("max_jobs", "visibility_ms", "wait_ms"))
     message = pb.LeaseRequest(
         topic=topic,
         max_jobs=_int(body, "max_jobs", INT32_MAX),
@@ -151,8 +136,6 @@ async def dead(request: Request, topic: str) -> HTTPResponse:
 
 def _text(body: dict[str, Any], name: str) -> str:
     value = body.get(name, "")
-    if value is None:
-        return ""
     if not isinstance(value, str):
         raise bad_request(f"{name} must be a string")
     return value

@@ -11,10 +11,12 @@ from urllib.parse import unquote
 
 import orjson
 from plinth.v1 import record_service_pb2 as pb
+from plinth.values import INT32_MAX
 from sanic import Blueprint, HTTPResponse, Request
 
 from gateways.core_client import call
 from gateways.rest import params, render
+from gateways.rest.body import json_object
 from gateways.rest.errors import bad_request
 
 bp = Blueprint("relationships", url_prefix="/api/v1")
@@ -26,18 +28,6 @@ DIRECTIONS = {
     "in": pb.EDGE_DIRECTION_IN,
     "both": pb.EDGE_DIRECTION_BOTH,
 }
-MAX_LIMIT = 1000
-
-
-def _body(request: Request, *keys: str) -> dict[str, Any]:
-    """The JSON object body, holding no key but `keys`."""
-    try:
-        body = orjson.loads(request.body or b"{}")
-    except orjson.JSONDecodeError as exc:
-        raise bad_request(f"malformed JSON: {exc}") from None
-    if not isinstance(body, dict) or not body.keys() <= set(keys):
-        raise bad_request(f"the body must be a JSON object with some of: {', '.join(keys)}")
-    return body
 
 
 def _text(body: dict[str, Any], key: str) -> str:
@@ -54,7 +44,7 @@ def _properties(body: dict[str, Any]) -> bytes:
 
 @bp.post(EDGES)
 async def create_edge(request: Request, collection: str, record_id: str, rel: str) -> HTTPResponse:
-    body = _body(request, "target_id", "target_collection", "properties")
+    body = json_object(request, ("target_id", "target_collection", "properties"))
     message = pb.CreateRelationshipRequest(
         collection=collection,
         id=unquote(record_id),
@@ -78,7 +68,7 @@ async def list_edges(request: Request, collection: str, record_id: str, rel: str
         id=unquote(record_id),
         rel=rel,
         direction=DIRECTIONS[direction],
-        page_size=params.integer(args, "limit", 1, MAX_LIMIT) or 0,
+        page_size=params.integer(args, "limit", 1, INT32_MAX) or 0,
     )
     answer = await call(request, "records", "ListRelationships", message)
     return render.data(answer.edges)
@@ -97,7 +87,7 @@ def _edge(request: Request, collection: str, record_id: str, rel: str, target_id
 
 @bp.patch(EDGE)
 async def update_edge(request: Request, **path: str) -> HTTPResponse:
-    body = _body(request, "properties")
+    body = json_object(request, ("properties",))
     if "properties" not in body:
         raise bad_request('the body must be {"properties": {…}}')
     message = pb.UpdateRelationshipRequest(**_edge(request, **path), properties=_properties(body))

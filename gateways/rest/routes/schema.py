@@ -8,6 +8,7 @@ from sanic import Blueprint, HTTPResponse, Request
 
 from gateways.core_client import call
 from gateways.rest import render
+from gateways.rest.body import json_object, json_value
 from gateways.rest.errors import bad_request
 from gateways.rest.schema_json import (
     collection_from_json,
@@ -19,13 +20,6 @@ from gateways.rest.schema_json import (
 bp = Blueprint("schema", url_prefix="/api/v1/schema")
 
 
-def json_body(request: Request):
-    try:
-        return request.json
-    except Exception:
-        raise bad_request("malformed JSON body") from None
-
-
 @bp.get("/collections")
 async def list_collections(request: Request) -> HTTPResponse:
     answer = await call(request, "schema", "ListCollections", pb.ListCollectionsRequest())
@@ -34,7 +28,7 @@ async def list_collections(request: Request) -> HTTPResponse:
 
 @bp.post("/collections")
 async def create_collection(request: Request) -> HTTPResponse:
-    collection = collection_from_json(json_body(request))
+    collection = collection_from_json(json_object(request))
     answer = await call(
         request, "schema", "CreateCollection", pb.CreateCollectionRequest(collection=collection)
     )
@@ -49,8 +43,8 @@ async def get_collection(request: Request, name: str) -> HTTPResponse:
 
 @bp.patch("/collections/<name>")
 async def update_collection(request: Request, name: str) -> HTTPResponse:
-    body = json_body(request)
-    if not isinstance(body, dict) or set(body) - {"mode", "name"} or body.get("name", name) != name:
+    body = json_object(request)
+    if set(body) - {"mode", "name"} or body.get("name", name) != name:
         raise bad_request("only the mode of a collection can be changed here")
     message = pb.UpdateCollectionRequest(name=name, mode=mode_from_json(body.get("mode")))
     answer = await call(request, "schema", "UpdateCollection", message)
@@ -65,14 +59,14 @@ async def delete_collection(request: Request, name: str) -> HTTPResponse:
 
 @bp.post("/collections/<name>/fields")
 async def add_field(request: Request, name: str) -> HTTPResponse:
-    message = pb.AddFieldRequest(collection=name, field=field_from_json(json_body(request)))
+    message = pb.AddFieldRequest(collection=name, field=field_from_json(json_object(request)))
     answer = await call(request, "schema", "AddField", message)
     return render.value(collection_to_json(answer.collection), status=201)
 
 
 @bp.patch("/collections/<name>/fields/<field>")
 async def update_field(request: Request, name: str, field: str) -> HTTPResponse:
-    body = json_body(request)
+    body = json_value(request)  # a PATCH: null clears a setting
     if not isinstance(body, dict) or not body:
         raise bad_request('send the settings to change, e.g. {"required": true}')
     message = pb.UpdateFieldRequest(

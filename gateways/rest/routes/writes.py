@@ -13,6 +13,7 @@ from sanic import Blueprint, HTTPResponse, Request
 
 from gateways.core_client import call, core_metadata, request_id
 from gateways.rest import filters, params, render
+from gateways.rest.body import json_object
 from gateways.rest.errors import bad_request
 
 bp = Blueprint("writes", url_prefix="/api/v1")
@@ -31,18 +32,8 @@ IMPORT_TIMEOUT_SECONDS = 3600
 BATCH_TIMEOUT_SECONDS = 120
 
 
-def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = orjson.loads(request.body or b"")
-    except orjson.JSONDecodeError as exc:
-        raise bad_request(f"malformed JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise bad_request("the body must be a JSON object")
-    return body
-
-
 def _list(request: Request, key: str) -> list[Any]:
-    value = _body(request).get(key)
+    value = json_object(request, (key,)).get(key)
     if not isinstance(value, list):
         raise bad_request(f'the body must be {{"{key}": [...]}}')
     return value

@@ -1,0 +1,40 @@
+"""The one reader of JSON request bodies that carry parameters (not record data).
+
+A null member means "not given", as generated clients send every optional field: it
+is dropped here, so each route sees only what the caller set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import orjson
+from sanic import Request
+
+from gateways.rest.errors import bad_request
+
+
+def json_value(request: Request) -> Any:
+    """The body as JSON; an empty body is None."""
+    raw = request.body or b""
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise bad_request(f"malformed JSON body: {exc}") from None
+
+
+def json_object(request: Request, allowed: Collection[str] | None = None) -> dict[str, Any]:
+    """The body's JSON object without its null members; an empty body is {}. With
+    `allowed`, any other key is a 400 that lists the allowed ones."""
+    value = json_value(request)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        example = f" with some of: {', '.join(allowed)}" if allowed else ""
+        raise bad_request(f"the body must be a JSON object{example}")
+    if allowed is not None and (unknown := sorted(set(value) - set(allowed))):
+        raise bad_request(f"unknown keys {unknown} in the body; use some of: {', '.join(allowed)}")
+    return {key: item for key, item in value.items() if item is not None}
