@@ -132,12 +132,25 @@ def test_edges_to_another_collection(rest: httpx.Client, people: str, name: str)
     assert ends(seen_from_place) == [("a", "p", "in")]
     assert seen_from_place[0]["source_collection"] == people
 
-    # target_collection defaults to the source's: `p` is not a person.
-    assert rest.delete(url(people, "a", target="p")).status_code == 404
     where = {"target_collection": places}
     patched = rest.patch(url(people, "a", target="p"), params=where, json={"properties": {"n": 1}})
     assert patched.json()["data"]["properties"] == {"rating": 5, "n": 1}
-    assert rest.delete(url(people, "a", target="p"), params=where).status_code == 200
+    # Without target_collection, an update or delete names the one edge to `p` there is.
+    patched = rest.patch(url(people, "a", target="p"), json={"properties": {"m": 2}})
+    assert patched.json()["data"]["properties"] == {"rating": 5, "n": 1, "m": 2}
+    assert rest.delete(url(people, "a", target="p")).status_code == 200
+    assert edges(rest, places, "p", direction="in") == []
+    assert rest.delete(url(people, "a", target="p")).status_code == 404
+
+    # Edges to a `p` in two collections: naming neither is ambiguous and changes nothing.
+    shops = new_collection(rest, name + "_shops", ["p"])
+    link(rest, people, "a", "p", target_collection=places)
+    link(rest, people, "a", "p", target_collection=shops)
+    ambiguous = rest.delete(url(people, "a", target="p"))
+    assert ambiguous.status_code == 400 and "target_collection" in ambiguous.text
+    assert len(edges(rest, places, "p", direction="in")) == 1
+    assert rest.delete(url(people, "a", target="p"), params={"target_collection": shops}).is_success
+    assert rest.delete(url(people, "a", target="p")).status_code == 200
     assert edges(rest, places, "p", direction="in") == []
 
 

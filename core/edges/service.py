@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from plinth.v1 import record_service_pb2 as pb
 
 from core.auth.principal import current
@@ -82,7 +84,8 @@ class EdgeHandlers:
         return (await self._cache.space(space_id)).schema_name
 
     async def _edge(self, request) -> tuple[str, EdgeKey]:
-        """The space schema and the one edge a create, update or delete names."""
+        """The space schema and the one edge a create names (in the source's collection
+        unless it names target_collection)."""
         key = EdgeKey(
             rel=check_rel(request.rel),
             source_collection=request.collection,
@@ -92,16 +95,32 @@ class EdgeHandlers:
         )
         return await self._schema_name(key.source_collection, key.target_collection), key
 
-    async def _write(self, request, statement) -> tuple[str, EdgeKey, tuple | None]:
-        """A create or update: the schema, the edge, and the row written (None: a miss)."""
+    async def _existing_edge(self, request) -> tuple[str, EdgeKey]:
+        """The one edge an update or delete names. Without target_collection, that is the
+        only edge with this rel, source and target id, in whichever collection."""
         schema_name, key = await self._edge(request)
+        if request.target_collection:
+            return schema_name, key
+        (found,) = await self._fetchone(*store.target_collections(schema_name, key))
+        if not found:
+            raise _no_edge(key)
+        if len(found) > 1:
+            raise bad_request(
+                f"{key.source_id!r} has {key.rel!r} edges to {key.target_id!r} in more than"
+                f" one collection ({', '.join(found)}, …): name its target_collection"
+            )
+        return schema_name, replace(key, target_collection=found[0])
+
+    async def _write(self, request, statement, edge) -> tuple[str, EdgeKey, tuple | None]:
+        """A create or update: the schema, the edge, and the row written (None: a miss)."""
+        schema_name, key = await edge(request)
         properties = check_properties(request.properties)
         return schema_name, key, await self._fetchone(*statement(schema_name, key, properties))
 
     async def CreateRelationship(
         self, request: pb.CreateRelationshipRequest, context
     ) -> pb.CreateRelationshipResponse:
-        schema_name, key, row = await self._write(request, store.insert)
+        schema_name, key, row = await self._write(request, store.insert, self._edge)
         if row is None:
             raise _not_created(key, *await self._fetchone(*store.ends_live(schema_name, key)))
         return pb.CreateRelationshipResponse(edge=row[0].encode())
@@ -126,7 +145,7 @@ class EdgeHandlers:
     async def UpdateRelationship(
         self, request: pb.UpdateRelationshipRequest, context
     ) -> pb.UpdateRelationshipResponse:
-        _, key, row = await self._write(request, store.merge_properties)
+        _, key, row = await self._write(request, store.merge_properties, self._existing_edge)
         if row is None:
             raise _no_edge(key)
         return pb.UpdateRelationshipResponse(edge=row[0].encode())
@@ -134,7 +153,7 @@ class EdgeHandlers:
     async def DeleteRelationship(
         self, request: pb.DeleteRelationshipRequest, context
     ) -> pb.DeleteRelationshipResponse:
-        schema_name, key = await self._edge(request)
+        schema_name, key = await self._existing_edge(request)
         if await self._fetchone(*store.delete(schema_name, key)) is None:
             raise _no_edge(key)
         return pb.DeleteRelationshipResponse(deleted=True)

@@ -105,6 +105,18 @@ def delete(schema_name: str, key: EdgeKey) -> Statement:
     return query, asdict(key)
 
 
+def target_collections(schema_name: str, key: EdgeKey) -> Statement:
+    """The collections (at most two, sorted) holding an edge like `key` but for its
+    target_collection: which edge an update or delete that names none means."""
+    query = sql.SQL(
+        "SELECT coalesce(array_agg(target_collection ORDER BY target_collection), '{{}}')"
+        " FROM (SELECT target_collection FROM {} WHERE rel = %(rel)s"
+        " AND source_collection = %(source_collection)s AND source_id = %(source_id)s"
+        " AND target_id = %(target_id)s ORDER BY target_collection LIMIT 2) t"
+    ).format(edges_table(schema_name))
+    return query, asdict(key)
+
+
 def list_edges(
     schema_name: str,
     collection: str,
