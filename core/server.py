@@ -97,6 +97,7 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
         cache,
         max_batch_mutation=config.max_batch_mutation,
         import_id_buffer=config.import_id_buffer,
+        restore_within_seconds=config.restore_within_seconds,
     )
     record_service_pb2_grpc.add_RecordServiceServicer_to_server(records, server)
     # Leases, acks and nacks commit without waiting for the WAL flush: losing one in a

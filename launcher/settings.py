@@ -44,6 +44,7 @@ def core_config(env: Mapping[str, str] = os.environ) -> CoreConfig:
             "kv_cache_ttl": "PLINTH_KV_CACHE_TTL",
             "kv_sweep_seconds": "PLINTH_KV_SWEEP_SECONDS",
             "queue_keep_done_seconds": "PLINTH_QUEUE_KEEP_DONE_SECONDS",
+            "restore_within_seconds": "PLINTH_RESTORE_WITHIN_SECONDS",
         },
     )
     return CoreConfig(data_dir=data_dir(env), **values)

@@ -32,6 +32,7 @@ from core.query.compile import cached, table
 from core.records.batch import item_error
 from core.records.import_formats import Parser, Row, parser
 from core.records.values import check_record, check_value
+from core.records.writes import upsert_sets
 from core.schema.model import EXTRA_COLUMN, CollectionSpec, FieldSpec, SpaceSchema
 from core.schema.types import FIELD_TYPES, MAX_ID_LENGTH
 
@@ -125,13 +126,6 @@ def _merge(schema_name: str, collection: CollectionSpec) -> str:
     def build() -> sql.Composable:
         names = _columns(collection)
         selected = [sql.SQL("s.{}").format(sql.Identifier(n)) for n in names]
-        sets = [sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in names[1:]]
-        sets.append(
-            sql.SQL(
-                "created_at = CASE WHEN t.deleted_at IS NULL THEN t.created_at ELSE now() END,"
-                " updated_at = now(), deleted_at = NULL, version = t.version + 1"
-            )
-        )
         return sql.SQL(
             "WITH m AS (INSERT INTO {} ({}) SELECT {} FROM {} AS s WHERE s.{}"
             " ON CONFLICT (id) DO UPDATE SET {} RETURNING (t.xmax = 0) AS created)"
@@ -142,7 +136,7 @@ def _merge(schema_name: str, collection: CollectionSpec) -> str:
             sql.SQL(", ").join(selected),
             sql.Identifier(STAGING),
             sql.Identifier(GIVEN),
-            sql.SQL(", ").join(sets),
+            upsert_sets(names, merge_extra=False),
         )
 
     return cached(collection, ("import_merge", schema_name), build)

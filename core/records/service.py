@@ -15,7 +15,7 @@ from plinth.v1 import record_service_pb2 as pb
 from plinth.v1 import record_service_pb2_grpc as rpc
 
 from core.edges.service import EdgeHandlers
-from core.errors import Code, CoreError, not_found
+from core.errors import Code, CoreError, Violation, not_found
 from core.query import ast, compile, cursor, plan
 from core.records import links, writes
 from core.records.bulk_service import BulkHandlers
@@ -252,6 +252,38 @@ class RecordServicer(EdgeHandlers, BulkHandlers, rpc.RecordServiceServicer):
         )
         await self._guarded(space, collection, record_id, *query, request.expected_version)
         return pb.DeleteRecordResponse(id=record_id, deleted=True)
+
+    async def RestoreRecord(
+        self, request: pb.RestoreRecordRequest, context
+    ) -> pb.RestoreRecordResponse:
+        space, collection = await self._target(request.collection)
+        record_id = request_id(request.id)
+        schema_name = space.schema_name
+        restore = writes.restore(schema_name, collection, record_id, self._restore_within)
+        dangling = writes.dangling(schema_name, collection, record_id)
+        async with self._pool.connection() as conn, conn.transaction():
+            row = await (await conn.execute(*restore)).fetchone()
+            if row is None:
+                raise await self._not_restored(conn, space, collection, record_id)
+            if dangling is not None:
+                (fields,) = await (await conn.execute(*dangling)).fetchone()
+                if fields:  # raised inside the transaction: the restore is undone
+                    reason = "names a record that is deleted now"
+                    raise CoreError(
+                        Code.CONFLICT,
+                        f"record {record_id!r} cannot be restored: {', '.join(fields)} {reason}",
+                        [Violation(name, reason) for name in fields],
+                    )
+        return pb.RestoreRecordResponse(record=_record(row))
+
+    async def _not_restored(self, conn, space, collection, record_id: str) -> CoreError:
+        cur = await conn.execute(*writes.live_version(space.schema_name, collection, record_id))
+        if await cur.fetchone() is not None:
+            return CoreError(Code.CONFLICT, f"record {record_id!r} is not deleted")
+        days = self._restore_within / 86400
+        return not_found(
+            f"no record {record_id!r} in {collection.name!r} deleted in the last {days:g} days"
+        )
 
 
 def _options(relations) -> list[plan.RelationOption]:

@@ -28,6 +28,7 @@ class RecordServiceBase:
         *,
         max_batch_mutation: int,
         import_id_buffer: int,
+        restore_within_seconds: float,
     ) -> None:
         self._pool = pool
         self._cache = cache
@@ -35,6 +36,8 @@ class RecordServiceBase:
         self._max_batch_mutation = max_batch_mutation
         # Rows with an id an import holds in memory (PLINTH_IMPORT_ID_BUFFER).
         self._import_id_buffer = import_id_buffer
+        # How long after a soft delete RestoreRecord may undo it (PLINTH_RESTORE_WITHIN_SECONDS).
+        self._restore_within = restore_within_seconds
 
     async def _target(self, name: str) -> tuple[SpaceSchema, CollectionSpec]:
         space_id = current().space_id

@@ -140,14 +140,6 @@ def upsert(
         if collection.flexible:
             columns.append(EXTRA_COLUMN)
         inserted = [given.get(c, sql.SQL("DEFAULT")) for c in columns]
-        sets = [sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in columns[1:]]
-        # A soft-deleted record is replaced by a new one: fresh created_at, deleted_at cleared.
-        sets.append(
-            sql.SQL(
-                "created_at = CASE WHEN t.deleted_at IS NULL THEN t.created_at ELSE now() END,"
-                " updated_at = now(), deleted_at = NULL, version = t.version + 1"
-            )
-        )
         return sql.SQL(
             "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {} "
             + RETURNING
@@ -156,7 +148,7 @@ def upsert(
             table(schema_name, collection),
             sql.SQL(", ").join(map(sql.Identifier, columns)),
             sql.SQL(", ").join(inserted),
-            sql.SQL(", ").join(sets),
+            upsert_sets(columns, merge_extra=False),
             record_json(collection, None),
         )
 
@@ -178,6 +170,54 @@ def soft_delete(
     values = [record_id, expected_version] if expected_version else [record_id]
     key = ("delete", schema_name, bool(expected_version))
     return cached(collection, key, build), numbered(values)
+
+
+def restore(
+    schema_name: str, collection: CollectionSpec, record_id: str, within_seconds: float
+) -> Statement:
+    """A record soft-deleted less than `within_seconds` ago made live again, or no row."""
+
+    def build() -> sql.Composable:
+        return sql.SQL(
+            "UPDATE {} SET deleted_at = NULL, updated_at = now(), version = t.version + 1"
+            " WHERE t.id = {} AND t.deleted_at > now() - make_interval(secs => {}) " + RETURNING
+        ).format(
+            table(schema_name, collection),
+            positional(0),
+            positional(1),
+            record_json(collection, None),
+        )
+
+    key = ("restore", schema_name)
+    return cached(collection, key, build), numbered([record_id, within_seconds])
+
+
+def dangling(schema_name: str, collection: CollectionSpec, record_id: str) -> Statement | None:
+    """The many_to_one fields of a record that name a record that is not live (an array);
+    None when the collection has none. Soft deletes never leave such a reference behind
+    (see core/schema/relations.py), but a restore may bring one back."""
+    fields = [f for f in collection.fields if f.is_relation and f.has_column]
+    if not fields:
+        return None
+
+    def build() -> sql.Composable:
+        checks = sql.SQL(", ").join(
+            sql.SQL(
+                "CASE WHEN t.{col} IS NOT NULL AND NOT EXISTS"
+                " (SELECT 1 FROM {target} WHERE id = t.{col} AND deleted_at IS NULL)"
+                " THEN {name} END"
+            ).format(
+                col=sql.Identifier(f.name),
+                target=sql.Identifier(schema_name, f.target),
+                name=sql.Literal(f.name),
+            )
+            for f in fields
+        )
+        return sql.SQL(
+            "SELECT array_remove(ARRAY[{}]::text[], NULL) FROM {} WHERE t.id = {}"
+        ).format(checks, table(schema_name, collection), positional(0))
+
+    return cached(collection, ("dangling", schema_name), build), numbered([record_id])
 
 
 def live_version(schema_name: str, collection: CollectionSpec, record_id: str) -> Statement:
@@ -297,7 +337,7 @@ def merge_upsert(schema_name: str, collection: CollectionSpec, record: CheckedRe
         ).format(
             table(schema_name, collection),
             columns,
-            _merge_sets(names),
+            upsert_sets(names, merge_extra=True),
             record_json(collection, None),
         )
 
@@ -360,13 +400,15 @@ def unnestable(collection: CollectionSpec, names: tuple[str, ...]) -> bool:
     )
 
 
-def _merge_sets(names: list[str]) -> sql.Composable:
-    """ON CONFLICT (id): the given columns replaced (flexible keys merged), a deleted
-    record revived."""
+def upsert_sets(names: list[str], *, merge_extra: bool) -> sql.Composable:
+    """The SET list of ON CONFLICT (id) DO UPDATE: the named columns take the new values
+    (flexible keys merged into the stored ones with `merge_extra`), and a soft-deleted
+    record is replaced by a new one: fresh created_at, deleted_at cleared."""
+    merged = "{0} = t.{0} || EXCLUDED.{0}"
     sets = [
-        sql.SQL(
-            "{0} = t.{0} || EXCLUDED.{0}" if n == EXTRA_COLUMN else "{0} = EXCLUDED.{0}"
-        ).format(sql.Identifier(n))
+        sql.SQL(merged if merge_extra and n == EXTRA_COLUMN else "{0} = EXCLUDED.{0}").format(
+            sql.Identifier(n)
+        )
         for n in names
         if n != "id"
     ]
@@ -399,7 +441,9 @@ def insert_many(
             for i, n in enumerate(names)
         ]
         conflict = (
-            sql.SQL(" ON CONFLICT (id) DO UPDATE SET {}").format(_merge_sets(names))
+            sql.SQL(" ON CONFLICT (id) DO UPDATE SET {}").format(
+                upsert_sets(names, merge_extra=True)
+            )
             if upsert
             else sql.SQL("")
         )

@@ -71,6 +71,7 @@ def register_resolvers(model: Model, schema_version: int, schema_name: str) -> N
         on(f"Mutation.create{t}", _write(c, "CreateRecord", pb.CreateRecordRequest))
         on(f"Mutation.replace{t}", _write(c, "ReplaceRecord", pb.ReplaceRecordRequest))
         on(f"Mutation.delete{t}", _delete(c))
+        on(f"Mutation.restore{t}", _write(c, "RestoreRecord", pb.RestoreRecordRequest))
         if c.writable:
             on(f"Mutation.update{t}", _write(c, "UpdateRecord", pb.UpdateRecordRequest))
         batch_create, batch_update, batch_delete = batch.resolvers(c)
@@ -136,7 +137,8 @@ def _count(c: Collection) -> ResolverFn:
 
 
 def _write(c: Collection, rpc: str, message: type) -> ResolverFn:
-    """create / update / replace: the input as a JSON body, the written record back.
+    """create / update / replace / restore: the input (if any) as a JSON body, the written
+    record back.
 
     Writes answer related records as ids; when the selection reads related records, the
     written record is read again with them (a second core call)."""
@@ -144,8 +146,10 @@ def _write(c: Collection, rpc: str, message: type) -> ResolverFn:
     async def resolve(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
         ctx.check_writable()
         reading = await read(info, c, info.field_nodes)  # a bad selection writes nothing
-        target = {"id": args["id"]} if "id" in args else {}
-        request = message(collection=c.name, data=records.encode(args["input"], c), **target)
+        given = {"id": args["id"]} if "id" in args else {}
+        if "input" in args:
+            given["data"] = records.encode(args["input"], c)
+        request = message(collection=c.name, **given)
         try:
             answer = await ctx.call_records(rpc, request)
         except PlinthError as exc:

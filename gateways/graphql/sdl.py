@@ -178,6 +178,7 @@ def _mutations(model: Model) -> list[str]:
             f"create{t}(input: {t}CreateInput!): {t}!",
             f"replace{t}(id: ID!, input: {t}CreateInput!): {t}!",
             f"delete{t}(id: ID!): DeleteResult!",
+            f"restore{t}(id: ID!): {t}!",
         ]
         if c.writable:
             lines.append(f"update{t}(id: ID!, input: {t}UpdateInput!): {t}!")

@@ -256,6 +256,11 @@ class AsyncClient:
         request = record_service_pb2.DeleteRecordRequest(collection=collection, id=record_id)
         await self.call(self.records.DeleteRecord, request)
 
+    async def restore(self, collection: str, record_id: str) -> dict[str, Any]:
+        """Undo a soft delete (within the retention); the record as it is now live."""
+        request = record_service_pb2.RestoreRecordRequest(collection=collection, id=record_id)
+        return orjson.loads((await self.call(self.records.RestoreRecord, request)).record.json)
+
     # --- key-value ---
 
     async def kv_get(self, key: str, default: Any = None) -> Any:

@@ -61,6 +61,13 @@ async def replace_record(request: Request, collection: str, record_id: str) -> H
     )
 
 
+@bp.post("/<collection>/<record_id>/restore")
+async def restore_record(request: Request, collection: str, record_id: str) -> HTTPResponse:
+    message = pb.RestoreRecordRequest(collection=collection, id=record_id)
+    answer = await call(request, "records", "RestoreRecord", message)
+    return render.data(answer.record.json, headers={"ETag": params.etag(answer.record.version)})
+
+
 @bp.delete("/<collection>/<record_id>")
 async def delete_record(request: Request, collection: str, record_id: str) -> HTTPResponse:
     message = pb.DeleteRecordRequest(
