@@ -358,6 +358,13 @@ def test_graphql_kv(stack: Stack, prefix: str) -> None:
     assert missing["data"]["kvGet"] is None
     inc = gql(stack, "mutation($k: String!) { kvIncrement(key: $k, by: 5) }", {"k": prefix + "c"})
     assert inc["data"]["kvIncrement"] == 5
+    # A null `by`, as generated clients send an unset variable, is the default, 1.
+    inc = gql(
+        stack,
+        "mutation($k: String!, $by: BigInt) { kvIncrement(key: $k, by: $by) }",
+        {"k": prefix + "c", "by": None},
+    )
+    assert inc["data"]["kvIncrement"] == 6
     deleted = gql(stack, "mutation($k: String!) { kvDelete(key: $k) }", {"k": prefix + "c"})
     assert deleted["data"]["kvDelete"] is True
     bad = gql(stack, 'mutation { kvSet(key: "", value: 1) { key } }')

@@ -184,6 +184,12 @@ def test_if_match(rest: httpx.Client, products: str) -> None:
     assert rest.delete(url, headers={"If-Match": '"3"'}).status_code == 200
     gone = rest.patch(url, json={"name": "x"}, headers={"If-Match": "*"})
     assert gone.status_code == 404
+    # If-Match: * on PUT replaces an existing record and never creates one.
+    assert rest.put(url, json={"name": "x"}, headers={"If-Match": "*"}).status_code == 404
+    assert rest.get(url).status_code == 404
+    fresh_url = f"/api/v1/{products}/{seed(rest, products, [{'name': 'E'}])[0]['id']}"
+    replaced = rest.put(fresh_url, json={"name": "F"}, headers={"If-Match": "*"})
+    assert replaced.status_code == 200 and replaced.json()["data"]["name"] == "F"
 
 
 def test_unique_among_live_records(rest: httpx.Client, products: str) -> None:

@@ -225,7 +225,7 @@ class RecordServicer(EdgeHandlers, BulkHandlers, rpc.RecordServiceServicer):
             if spec.owns_links:
                 record.links.setdefault(spec.name, [])
         changes = links.of_record(record_id, record)
-        if request.expected_version:
+        if request.expected_version or request.must_exist:
             query = writes.update(
                 space.schema_name,
                 collection,

@@ -79,7 +79,8 @@ async def _kv_delete(parent: Any, args: dict[str, Any], ctx: Any, info: Any) -> 
 
 async def _kv_increment(parent: Any, args: dict[str, Any], ctx: Any, info: Any) -> Any:
     ctx.check_writable()
-    message = kv_pb.IncrementKeyRequest(key=args["key"], by=args.get("by", 1))
+    by = args.get("by")  # an explicit null is not given: the default, 1
+    message = kv_pb.IncrementKeyRequest(key=args["key"], by=1 if by is None else by)
     return orjson.loads((await call(ctx.request, "kv", "IncrementKey", message)).value)
 
 

@@ -60,5 +60,10 @@ def if_match(request: Request) -> int:
     return int(tag) if tag.isdigit() and 0 < int(tag) <= INT64_MAX else NO_VERSION
 
 
+def if_match_any(request: Request) -> bool:
+    """If-Match: * (the record must exist, at any version)."""
+    return request.headers.get("if-match", "").strip() == "*"
+
+
 def etag(version: int) -> str:
     return f'"{version}"'

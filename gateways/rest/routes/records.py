@@ -52,6 +52,7 @@ async def replace_record(request: Request, collection: str, record_id: str) -> H
         id=record_id,
         data=request.body,
         expected_version=params.if_match(request),
+        must_exist=params.if_match_any(request),
     )
     answer = await call(request, "records", "ReplaceRecord", message)
     return render.data(
