@@ -6,13 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from plinth.wire import DEFAULT_CORE_ADDR
+
 DAY_SECONDS = 24 * 3600.0
 
 
 @dataclass(frozen=True)
 class CoreConfig:
     data_dir: Path
-    addr: str = "127.0.0.1:50051"
+    addr: str = DEFAULT_CORE_ADDR
     database_url: str | None = None  # None: the embedded PostgreSQL under data_dir
     admin_key: str | None = None  # None: generated on first boot into data_dir/admin.key
     pool_min: int = 2

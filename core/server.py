@@ -21,6 +21,7 @@ from plinth.v1 import (
     schema_service_pb2,
     schema_service_pb2_grpc,
 )
+from plinth.wire import MAX_MESSAGE_BYTES
 from psycopg_pool import AsyncConnectionPool
 
 from core.auth.authenticate import Authenticator
@@ -44,7 +45,6 @@ from core.schema.service import SchemaServicer
 
 log = logging.getLogger("plinth.core")
 
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 SERVER_OPTIONS = [
     # Several core processes may share one port; the kernel spreads connections.
     ("grpc.so_reuseport", 1),

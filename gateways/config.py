@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from plinth.wire import DEFAULT_CORE_ADDR
+
 
 @dataclass(frozen=True)
 class GatewayConfig:
     addr: str
-    core_addr: str = "127.0.0.1:50051"
+    core_addr: str = DEFAULT_CORE_ADDR
     max_body_bytes: int = 10 * 1024 * 1024
     workers: int = 1  # Sanic worker processes

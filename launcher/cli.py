@@ -8,6 +8,7 @@ import sys
 import time
 
 from plinth import PlinthError
+from plinth.formats import FORMATS, IMPORT_MODES
 
 from launcher import serve, transfer
 from launcher.processes import NotReady, spawn_process, wait_for_core
@@ -74,13 +75,11 @@ def main(argv: list[str] | None = None) -> None:
     importing = commands.add_parser("import", help="load a csv, json or ndjson file (COPY)")
     importing.add_argument("file")
     importing.add_argument("--collection", required=True)
-    importing.add_argument("--format", choices=("csv", "json", "ndjson"), default=None)
-    importing.add_argument(
-        "--mode", choices=("all_or_nothing", "skip_invalid"), default="all_or_nothing"
-    )
+    importing.add_argument("--format", choices=FORMATS, default=None)
+    importing.add_argument("--mode", choices=IMPORT_MODES, default="all_or_nothing")
     exporting = commands.add_parser("export", help="write a collection to stdout")
     exporting.add_argument("collection")
-    exporting.add_argument("--format", choices=("csv", "json", "ndjson"), default="ndjson")
+    exporting.add_argument("--format", choices=FORMATS, default="ndjson")
     args = parser.parse_args(argv)
     if args.command == "up":
         sys.exit(up())

@@ -12,20 +12,11 @@ from typing import BinaryIO
 
 import orjson
 from plinth import AsyncClient
-from plinth.v1 import query_pb2
+from plinth.formats import FORMATS, IMPORT_MODES
 from plinth.v1 import record_service_pb2 as pb
 
 from launcher.settings import Credentials
 
-FORMATS = {
-    "csv": query_pb2.EXPORT_FORMAT_CSV,
-    "json": query_pb2.EXPORT_FORMAT_JSON,
-    "ndjson": query_pb2.EXPORT_FORMAT_NDJSON,
-}
-MODES = {
-    "all_or_nothing": pb.IMPORT_MODE_ALL_OR_NOTHING,
-    "skip_invalid": pb.IMPORT_MODE_SKIP_INVALID,
-}
 CHUNK_BYTES = 256 * 1024
 TIMEOUT_SECONDS = 24 * 3600
 
@@ -75,7 +66,9 @@ async def import_file(path: Path, size: int, collection: str, fmt: str, mode: st
     progress = Progress(f"import {path.name}", size)
 
     async def messages() -> AsyncIterator[pb.ImportRecordsRequest]:
-        yield pb.ImportRecordsRequest(collection=collection, format=FORMATS[fmt], mode=MODES[mode])
+        yield pb.ImportRecordsRequest(
+            collection=collection, format=FORMATS[fmt], mode=IMPORT_MODES[mode]
+        )
         with path.open("rb") as source:
             while chunk := source.read(CHUNK_BYTES):
                 progress.advance(len(chunk))

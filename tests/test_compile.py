@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from psycopg.types.json import Jsonb
 
-from core.errors import PlinthError
+from core.errors import CoreError
 from core.query import compile, plan
 from core.query.ast import AllOf, AnyOf, Condition, Not, Op, Sort
 from core.schema.model import CollectionSpec, FieldSpec
@@ -152,7 +152,7 @@ def test_compiled_filters(node, sql: str, params: list) -> None:
     ],
 )
 def test_plan_errors_name_the_problem(node, message: str) -> None:
-    with pytest.raises(PlinthError) as caught:
+    with pytest.raises(CoreError) as caught:
         plan.plan_filter(ITEMS, node)
     assert caught.value.code.value == "BAD_REQUEST"
     assert message in caught.value.message
@@ -160,7 +160,7 @@ def test_plan_errors_name_the_problem(node, message: str) -> None:
 
 def test_unknown_fields_of_a_strict_collection() -> None:
     strict = CollectionSpec("c2", "strict_items", "strict", (FieldSpec("a", "string"),))
-    with pytest.raises(PlinthError) as caught:
+    with pytest.raises(CoreError) as caught:
         plan.plan_filter(strict, C("color", Op.EQ, "red"))
     assert "unknown field 'color'" in caught.value.message
 

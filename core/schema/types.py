@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from plinth.values import INT64_MAX, INT64_MIN
+from plinth.wire import INT64_MAX, INT64_MIN
 from psycopg.types.json import Jsonb
 
 MAX_ID_LENGTH = 255

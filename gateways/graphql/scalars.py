@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from plinth.values import INT64_MAX, INT64_MIN
+from plinth.wire import INT64_MAX, INT64_MIN
 from tartiflette import Scalar
 from tartiflette.constants import UNDEFINED_VALUE
 from tartiflette.language.ast import (

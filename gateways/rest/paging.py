@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plinth.v1 import record_service_pb2 as pb
-from plinth.values import INT32_MAX, INT64_MAX
+from plinth.wire import INT32_MAX, INT64_MAX
 from sanic.request import RequestParameters
 
 from gateways.rest import params

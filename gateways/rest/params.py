@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from plinth.client import sort_keys
 from plinth.v1 import query_pb2
-from plinth.values import INT64_MAX
+from plinth.wire import INT64_MAX
 from sanic import Request
 from sanic.request import RequestParameters
 

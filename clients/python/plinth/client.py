@@ -30,6 +30,7 @@ from plinth.v1 import (
     schema_service_pb2_grpc,
 )
 from plinth.values import to_value
+from plinth.wire import MAX_MESSAGE_BYTES
 
 Metadata = Sequence[tuple[str, str]]
 
@@ -45,8 +46,8 @@ REFUSALS = {
 }
 
 CHANNEL_OPTIONS = [
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
 ]
 
 

@@ -9,9 +9,6 @@ from google.protobuf import json_format, struct_pb2
 # A Value number is a double: larger integers travel as text, which core parses
 # back to an exact integer for integer fields.
 EXACT_DOUBLE_INT = 2**53
-# The proto int32/int64 ranges; int64 is also an integer field's (a Postgres bigint).
-INT32_MAX = 2**31 - 1
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_DEPTH = 32
 
 

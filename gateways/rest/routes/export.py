@@ -7,7 +7,7 @@ import contextlib
 import logging
 
 from plinth import PlinthError
-from plinth.v1 import query_pb2
+from plinth.formats import FORMATS
 from plinth.v1 import record_service_pb2 as pb
 from sanic import Blueprint, HTTPResponse, Request
 
@@ -19,10 +19,10 @@ bp = Blueprint("export", url_prefix="/api/v1")
 log = logging.getLogger("plinth.rest")
 
 DEFAULT_FORMAT = "json"
-FORMATS = {
-    "csv": (query_pb2.EXPORT_FORMAT_CSV, "text/csv; charset=utf-8"),
-    "json": (query_pb2.EXPORT_FORMAT_JSON, "application/json"),
-    "ndjson": (query_pb2.EXPORT_FORMAT_NDJSON, "application/x-ndjson"),
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "ndjson": "application/x-ndjson",
 }
 # An export is every matching record; a large one may take long.
 TIMEOUT_SECONDS = 3600
@@ -36,7 +36,7 @@ async def export_records(request: Request, collection: str) -> HTTPResponse | No
         raise bad_request(f"unknown format {name!r}; use one of: {', '.join(FORMATS)}")
     if paged := [key for key in ("limit", "page", "offset", "cursor") if key in args]:
         raise bad_request(f"an export holds every matching record; drop {', '.join(paged)}")
-    export_format, content_type = FORMATS[name]
+    export_format, content_type = FORMATS[name], CONTENT_TYPES[name]
     message = pb.ExportRecordsRequest(
         collection=collection,
         filter=filters.from_args(args),

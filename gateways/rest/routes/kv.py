@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import orjson
 from plinth.v1 import kv_service_pb2 as pb
-from plinth.values import INT32_MAX, INT64_MAX, INT64_MIN
+from plinth.wire import INT32_MAX, INT64_MAX, INT64_MIN
 from sanic import Blueprint, HTTPResponse, Request
 
 from gateways.core_client import call, key_entry, set_entry

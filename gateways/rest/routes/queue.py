@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from plinth.jobs import job_to_dict
 from plinth.v1 import queue_service_pb2 as pb
-from plinth.values import INT32_MAX, INT64_MAX
+from plinth.wire import INT32_MAX, INT64_MAX
 from sanic import Blueprint, HTTPResponse, Request
 
 from gateways.core_client import call, core_metadata, enqueue_job

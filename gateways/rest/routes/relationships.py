@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 import orjson
 from plinth.v1 import record_service_pb2 as pb
-from plinth.values import INT32_MAX
+from plinth.wire import INT32_MAX
 from sanic import Blueprint, HTTPResponse, Request
 
 from gateways.core_client import call

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from plinth.v1 import query_pb2
+from plinth.formats import FORMATS, IMPORT_MODES
 from plinth.v1 import record_service_pb2 as pb
 from sanic import Blueprint, HTTPResponse, Request
 
@@ -18,15 +18,6 @@ from gateways.rest.errors import bad_request
 
 bp = Blueprint("writes", url_prefix="/api/v1")
 
-IMPORT_FORMATS = {
-    "csv": query_pb2.EXPORT_FORMAT_CSV,
-    "json": query_pb2.EXPORT_FORMAT_JSON,
-    "ndjson": query_pb2.EXPORT_FORMAT_NDJSON,
-}
-IMPORT_MODES = {
-    "all_or_nothing": pb.IMPORT_MODE_ALL_OR_NOTHING,
-    "skip_invalid": pb.IMPORT_MODE_SKIP_INVALID,
-}
 # An import is streamed to core as it arrives, so the body limit does not apply.
 IMPORT_TIMEOUT_SECONDS = 3600
 BATCH_TIMEOUT_SECONDS = 120
@@ -120,15 +111,15 @@ async def import_records(request: Request, collection: str) -> HTTPResponse:
     args = params.query_args(request)
     name = args.get("format") or "ndjson"
     mode = args.get("mode") or "all_or_nothing"
-    if name not in IMPORT_FORMATS:
-        raise bad_request(f"unknown format {name!r}; use one of: {', '.join(IMPORT_FORMATS)}")
+    if name not in FORMATS:
+        raise bad_request(f"unknown format {name!r}; use one of: {', '.join(FORMATS)}")
     if mode not in IMPORT_MODES:
         raise bad_request(f"unknown mode {mode!r}; use one of: {', '.join(IMPORT_MODES)}")
     request.stream.request_max_size = float("inf")
 
     async def messages() -> AsyncIterator[pb.ImportRecordsRequest]:
         yield pb.ImportRecordsRequest(
-            collection=collection, format=IMPORT_FORMATS[name], mode=IMPORT_MODES[mode]
+            collection=collection, format=FORMATS[name], mode=IMPORT_MODES[mode]
         )
         while (chunk := await request.stream.read()) is not None:
             yield pb.ImportRecordsRequest(chunk=chunk)
