@@ -7,13 +7,24 @@ from sanic import Sanic
 from gateways.app_base import new_app
 from gateways.config import GatewayConfig
 from gateways.rest import errors
-from gateways.rest.routes import export, kv, query, queue, records, relationships, schema, writes
+from gateways.rest.routes import (
+    export,
+    kv,
+    query,
+    queue,
+    records,
+    relationships,
+    schema,
+    spec,
+    writes,
+)
 
 
 def create_app(config: GatewayConfig, name: str = "plinth-rest") -> Sanic:
     app = new_app(name, config, errors.handle)
     # Static segments (schema, …/count, …/query, …/export) win over /<collection>/<id>.
     app.blueprint(schema.bp)
+    app.blueprint(spec.bp)  # /api/v1/docs: `docs` is not reachable as a collection list
     app.blueprint(kv.bp)  # /api/v1/kv/<key:path>: `kv` is not reachable as a collection
     app.blueprint(queue.bp)  # /api/v1/queue/…: `queue` is not reachable as a collection
     app.blueprint(query.bp)
