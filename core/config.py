@@ -26,3 +26,4 @@ class CoreConfig:
     kv_sweep_seconds: float = 60.0  # 0 switches the expiry sweep off
     queue_keep_done_seconds: float = 7 * DAY_SECONDS  # 0 keeps done jobs forever
     restore_within_seconds: float = 30 * DAY_SECONDS  # how long a soft delete can be undone
+    metrics_addr: str = ""  # where /metrics is served ("host:port"); "" serves none

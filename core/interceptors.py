@@ -7,6 +7,7 @@ request id are set in the task that runs the handler.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -15,6 +16,7 @@ import grpc
 import psycopg
 from grpc_status import rpc_status
 
+from core import metrics
 from core.auth.principal import Principal, set_principal
 from core.errors import Code, CoreError, from_database
 
@@ -71,7 +73,9 @@ class CoreInterceptor(grpc.aio.ServerInterceptor):
             return handler
         kind = next(k for k in _HANDLER_FACTORIES if getattr(handler, k))
         streaming = kind.endswith("_stream")
-        behavior = (self._streaming if streaming else self._unary)(getattr(handler, kind))
+        behavior = (self._streaming if streaming else self._unary)(
+            getattr(handler, kind), details.method.rsplit("/", 1)[-1]
+        )
         wrapped = self._wrapped[details.method] = _HANDLER_FACTORIES[kind](
             behavior,
             request_deserializer=handler.request_deserializer,
@@ -84,32 +88,56 @@ class CoreInterceptor(grpc.aio.ServerInterceptor):
         request_id.set(metadata.get("x-request-id") or uuid.uuid4().hex)
         set_principal(await self._authenticate(metadata))
 
-    async def _abort(self, context: grpc.aio.ServicerContext, exc: Exception) -> None:
+    def _status(self, exc: Exception):
         error = _as_plinth_error(exc, self._on_schema_drift)
-        status = rpc_status.to_status(error.to_status())
-        await context.abort(status.code, status.details, status.trailing_metadata)
+        return rpc_status.to_status(error.to_status())
 
-    def _unary(self, behavior):
+    def _unary(self, behavior, method: str):
         async def wrapped(request, context):
+            started, code = time.perf_counter(), "OK"
             try:
                 await self._begin(context)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
+                code = _code_name(context)
                 raise
             except Exception as exc:
-                await self._abort(context, exc)
+                status = self._status(exc)
+                code = status.code.name
+                await context.abort(status.code, status.details, status.trailing_metadata)
+            finally:
+                _observe(method, code, started)
 
         return wrapped
 
-    def _streaming(self, behavior):
+    def _streaming(self, behavior, method: str):
         async def wrapped(request, context):
+            started, code = time.perf_counter(), "OK"
             try:
                 await self._begin(context)
                 async for response in behavior(request, context):
                     yield response
             except grpc.aio.AbortError:
+                code = _code_name(context)
                 raise
             except Exception as exc:
-                await self._abort(context, exc)
+                status = self._status(exc)
+                code = status.code.name
+                await context.abort(status.code, status.details, status.trailing_metadata)
+            finally:
+                _observe(method, code, started)
 
         return wrapped
+
+
+def _code_name(context: grpc.aio.ServicerContext) -> str:
+    code = context.code()
+    return code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+
+
+def _observe(method: str, code: str, started: float) -> None:
+    seconds = time.perf_counter() - started
+    metrics.GRPC_CALLS.labels(method, code).inc()
+    metrics.GRPC_SECONDS.labels(method).observe(seconds)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s %s in %.1f ms", method, code, seconds * 1000)

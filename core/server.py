@@ -24,6 +24,7 @@ from plinth.v1 import (
 from plinth.wire import MAX_MESSAGE_BYTES
 from psycopg_pool import AsyncConnectionPool
 
+from core import metrics
 from core.auth.authenticate import Authenticator
 from core.config import CoreConfig
 from core.db.bootstrap import bootstrap
@@ -132,6 +133,10 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
     core.tasks.append(
         asyncio.create_task(run_internal(queue, internal_tasks(config)), name="queue-internal")
     )
+    if config.metrics_addr and metrics.serve(
+        config.metrics_addr, {"main": pool, "queue": settle_pool}
+    ):
+        core.tasks.append(asyncio.create_task(metrics.count_queue_depth(pool), name="queue-depth"))
     return core
 
 

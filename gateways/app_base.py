@@ -11,17 +11,24 @@ from sanic import HTTPResponse, Request, Sanic, json
 
 from gateways.config import GatewayConfig
 from gateways.core_client import attach_core_client, core_metadata, request_id
+from gateways.metrics import attach_metrics
 
 ErrorHandler = Callable[[Request, Exception], Awaitable[HTTPResponse]]
 
 
 def new_app(name: str, config: GatewayConfig, on_error: ErrorHandler) -> Sanic:
-    app = Sanic(name)
+    # The process's logging (plain or JSON) is the launcher's, for Sanic's lines too.
+    app = Sanic(name, configure_logging=False)
     app.config.REQUEST_MAX_SIZE = config.max_body_bytes
     attach_core_client(app, config.core_addr)
     app.error_handler.add(Exception, on_error)
     app.add_route(healthz, "/healthz", methods=["GET"])
     app.add_route(readyz, "/readyz", methods=["GET"])
+    attach_metrics(app)
+
+    @app.on_request
+    async def note_request_id(request: Request) -> None:
+        request_id(request)  # also the log lines' request id
 
     @app.on_response
     async def add_request_id(request: Request, response: HTTPResponse) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from contextvars import ContextVar
 from urllib.parse import quote
 
 from plinth import AsyncClient
 from sanic import Request, Sanic
+
+# The request id of the request this task serves, for log lines (launcher/logs.py).
+current_request_id: ContextVar[str] = ContextVar("plinth_gateway_request_id", default="-")
 
 # Headers passed to core as gRPC metadata, unchanged.
 FORWARDED_HEADERS = ("authorization", "x-api-key", "x-space", "x-on-behalf-of")
@@ -35,6 +39,7 @@ def request_id(request: Request) -> str:
     if not hasattr(request.ctx, "request_id"):
         given = request.headers.get("x-request-id", "")
         request.ctx.request_id = given if given and _sendable(given) else uuid.uuid4().hex
+        current_request_id.set(request.ctx.request_id)
     return request.ctx.request_id
 
 

@@ -32,12 +32,17 @@ async def _serve_core(config: CoreConfig) -> None:
 
 
 def serve(process: str) -> None:
-    logs.configure(process)
     if process == "core":
+        from core.interceptors import request_id
+
+        logs.configure(process, request_id)
         logs.run(_serve_core(core_config()))
         return
     # Imported here: each process loads only its own stack.
+    from gateways.core_client import current_request_id
     from gateways.serve import serve as serve_gateway
+
+    logs.configure(process, current_request_id)
 
     if process == "rest":
         from gateways.rest.app import create_app

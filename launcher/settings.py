@@ -45,6 +45,7 @@ def core_config(env: Mapping[str, str] = os.environ) -> CoreConfig:
             "kv_sweep_seconds": "PLINTH_KV_SWEEP_SECONDS",
             "queue_keep_done_seconds": "PLINTH_QUEUE_KEEP_DONE_SECONDS",
             "restore_within_seconds": "PLINTH_RESTORE_WITHIN_SECONDS",
+            "metrics_addr": "PLINTH_CORE_METRICS_ADDR",
         },
     )
     return CoreConfig(data_dir=data_dir(env), **values)

@@ -32,6 +32,7 @@ class Stack:
     data_dir: Path
     env: dict[str, str]
     core_addr: str = ""
+    metrics_url: str = ""  # core's /metrics
     rest_url: str = ""
     graphql_url: str = ""
     admin_key: str = ADMIN_KEY
@@ -124,17 +125,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     core_addr = f"127.0.0.1:{free_port()}"
     rest_addr = f"127.0.0.1:{free_port()}"
     graphql_addr = f"127.0.0.1:{free_port()}"
+    metrics_addr = f"127.0.0.1:{free_port()}"
     env = stack_env(
         data_dir,
         PLINTH_ADMIN_KEY=ADMIN_KEY,
         PLINTH_CORE_ADDR=core_addr,
         PLINTH_REST_ADDR=rest_addr,
         PLINTH_GRAPHQL_ADDR=graphql_addr,
+        PLINTH_CORE_METRICS_ADDR=metrics_addr,
     )
     stack = Stack(
         data_dir,
         env,
         core_addr=core_addr,
+        metrics_url=f"http://{metrics_addr}/metrics",
         rest_url=f"http://{rest_addr}",
         graphql_url=f"http://{graphql_addr}",
     )

@@ -39,6 +39,8 @@ from aiocache.base import BaseCache
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
+from core import metrics
+
 log = logging.getLogger("plinth.kv")
 
 CHANNEL = "plinth_kv"
@@ -154,6 +156,8 @@ class KvCache:
                     out[key] = (value, expires_ms)
             else:  # absent, or another read's lease: that read fills it
                 missing.append((key, name, found is None))
+        metrics.CACHE_LOOKUPS.labels("kv", "hit").inc(len(wanted) - len(missing))
+        metrics.CACHE_LOOKUPS.labels("kv", "miss").inc(len(missing))
         if missing:
             leases = {name: await self._lease(name) for _, name, free in missing if free}
             loaded = await load([key for key, _, _ in missing])

@@ -88,7 +88,7 @@ UPDATE plinth.jobs j SET status = 'done', result = v.result::jsonb, lease_id = N
 FROM unnest(%s::text[], %s::uuid[], %s::text[]) AS v(id, lease, result)
 WHERE j.id = v.id AND j.space_id = %s AND j.lease_id = v.lease
   AND (j.status = 'leased') IS TRUE AND j.run_at > now()
-RETURNING j.id
+RETURNING j.id, j.topic
 """
 
 GET = f"SELECT {COLUMNS} FROM plinth.jobs WHERE id = %s AND space_id = %s"

@@ -10,6 +10,7 @@ from plinth.v1 import queue_service_pb2 as pb
 from plinth.v1 import queue_service_pb2_grpc as rpc
 from psycopg_pool import AsyncConnectionPool
 
+from core import metrics
 from core.auth.principal import current
 from core.errors import Code, CoreError, bad_request, conflict, not_found
 from core.queue import jobs, limits
@@ -294,6 +295,7 @@ class QueueServicer(rpc.QueueServiceServicer):
             limits.json_bytes("result", request.result),
         )
         self._leases.release(request.lease_id)
+        metrics.JOB_OUTCOMES.labels(job.topic, "done").inc()
         return pb.AckResponse(job=job)
 
     async def AckBatch(self, request: pb.AckBatchRequest, context) -> pb.AckBatchResponse:
@@ -315,8 +317,11 @@ class QueueServicer(rpc.QueueServiceServicer):
         if ids:
             async with self._queue.settle_pool.connection() as conn:
                 cur = await conn.execute(jobs.ACK_BATCH, [ids, leases, results, current().space_id])
-                acked = {r[0] for r in await cur.fetchall()}
+                rows = await cur.fetchall()
+            acked = {job_id for job_id, _ in rows}
             refused += [i for i in ids if i not in acked]
+            for _, topic in rows:
+                metrics.JOB_OUTCOMES.labels(topic, "done").inc()
         for ack in request.acks:
             self._leases.release(ack.lease_id)
         return pb.AckBatchResponse(refused_ids=refused)
@@ -331,6 +336,7 @@ class QueueServicer(rpc.QueueServiceServicer):
             request.no_retry,
         )
         self._leases.release(request.lease_id)
+        metrics.JOB_OUTCOMES.labels(job.topic, _status_name(job.status)).inc()
         return pb.NackResponse(job=job)
 
     async def ExtendLease(self, request: pb.ExtendLeaseRequest, context) -> pb.ExtendLeaseResponse:

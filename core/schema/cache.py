@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
+from core import metrics
 from core.errors import not_found
 from core.schema.model import CollectionSpec, FieldSpec, SpaceSchema
 
@@ -60,6 +61,7 @@ class SchemaCache:
 
     async def space(self, space_id: str, *, fresh: bool = False) -> SpaceSchema:
         cached = None if fresh else self._spaces.get(space_id)
+        metrics.CACHE_LOOKUPS.labels("schema", "miss" if cached is None else "hit").inc()
         if cached is not None:
             return cached
         generation = self._generation
