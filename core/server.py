@@ -12,6 +12,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from plinth.v1 import (
+    file_service_pb2,
+    file_service_pb2_grpc,
     kv_service_pb2,
     kv_service_pb2_grpc,
     queue_service_pb2,
@@ -30,6 +32,8 @@ from core.db.bootstrap import bootstrap
 from core.db.embedded import start_embedded
 from core.db.migrations import migrate
 from core.db.pool import open_pool
+from core.files.backends import file_rules, open_storage
+from core.files.service import SIGNED_METHODS, FileServicer
 from core.health import DatabaseHealth
 from core.interceptors import CoreInterceptor
 from core.kv.cache import KvCache
@@ -88,7 +92,7 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
         await bootstrap(conn, config.data_dir, config.admin_key)
     cache = SchemaCache(pool)
     server = grpc.aio.server(
-        interceptors=[CoreInterceptor(Authenticator(pool), cache.invalidate)],
+        interceptors=[CoreInterceptor(Authenticator(pool), cache.invalidate, SIGNED_METHODS)],
         options=SERVER_OPTIONS,
     )
     schema_service_pb2_grpc.add_SchemaServiceServicer_to_server(SchemaServicer(pool, cache), server)
@@ -111,6 +115,10 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
     kv_service_pb2_grpc.add_KeyValueServiceServicer_to_server(
         KeyValueServicer(pool, kv_cache), server
     )
+    storage = open_storage(config)
+    file_service_pb2_grpc.add_FileServiceServicer_to_server(
+        FileServicer(pool, storage, file_rules(config), config.files_url_seconds), server
+    )
     health_pb2_grpc.add_HealthServicer_to_server(DatabaseHealth(pool), server)
     reflection.enable_server_reflection(
         (
@@ -118,6 +126,7 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
             record_service_pb2.DESCRIPTOR.services_by_name["RecordService"].full_name,
             queue_service_pb2.DESCRIPTOR.services_by_name["QueueService"].full_name,
             kv_service_pb2.DESCRIPTOR.services_by_name["KeyValueService"].full_name,
+            file_service_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ),

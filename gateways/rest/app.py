@@ -7,7 +7,17 @@ from sanic import Sanic
 from gateways.app_base import new_app
 from gateways.config import GatewayConfig
 from gateways.rest import errors
-from gateways.rest.routes import export, kv, query, queue, records, relationships, schema, writes
+from gateways.rest.routes import (
+    export,
+    files,
+    kv,
+    query,
+    queue,
+    records,
+    relationships,
+    schema,
+    writes,
+)
 
 
 def create_app(config: GatewayConfig, name: str = "plinth-rest") -> Sanic:
@@ -16,6 +26,7 @@ def create_app(config: GatewayConfig, name: str = "plinth-rest") -> Sanic:
     app.blueprint(schema.bp)
     app.blueprint(kv.bp)  # /api/v1/kv/<key:path>: `kv` is not reachable as a collection
     app.blueprint(queue.bp)  # /api/v1/queue/…: `queue` is not reachable as a collection
+    app.blueprint(files.bp)  # /api/v1/files/…: `files` is not reachable as a collection
     app.blueprint(query.bp)
     app.blueprint(export.bp)
     app.blueprint(writes.bp)  # …/batch, …/bulk, …/import before /<collection>/<id>
