@@ -31,3 +31,5 @@ class CoreConfig:
     files_secret: str | None = None  # signs local file URLs; None: data_dir/files.key
     files_url_seconds: int = 3600  # how long an upload or download URL stays valid
     files_base_url: str = ""  # local file URLs under it; "": paths the REST gateway completes
+    s3_bucket: str | None = None  # files in this S3 bucket; None: on local disk under data_dir
+    s3_endpoint_url: str | None = None  # an S3-compatible store (MinIO, …); None: AWS

@@ -34,6 +34,7 @@ from core.db.migrations import migrate
 from core.db.pool import open_pool
 from core.files.backends import file_rules, open_storage
 from core.files.service import SIGNED_METHODS, FileServicer
+from core.files.storage import Storage
 from core.health import DatabaseHealth
 from core.interceptors import CoreInterceptor
 from core.kv.cache import KvCache
@@ -65,6 +66,7 @@ class Core:
     cache: SchemaCache
     tasks: list[asyncio.Task] = field(default_factory=list)
     pools: list[AsyncConnectionPool] = field(default_factory=list)  # more to close after `pool`
+    storage: Storage | None = None  # the files backend, closed last
 
     async def stop(self, grace: float = 5.0) -> None:
         await self.server.stop(grace)
@@ -75,6 +77,8 @@ class Core:
         await self.pool.close()
         for pool in self.pools:
             await pool.close()
+        if self.storage is not None:
+            await self.storage.close()
 
 
 async def database_url(config: CoreConfig) -> str:
@@ -115,7 +119,7 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
     kv_service_pb2_grpc.add_KeyValueServiceServicer_to_server(
         KeyValueServicer(pool, kv_cache), server
     )
-    storage = open_storage(config)
+    storage = await open_storage(config)
     file_service_pb2_grpc.add_FileServiceServicer_to_server(
         FileServicer(pool, storage, file_rules(config), config.files_url_seconds), server
     )
@@ -134,7 +138,7 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
     )
     port = server.add_insecure_port(addr or config.addr)
     await server.start()
-    core = Core(server, port, pool, cache, pools=[settle_pool])
+    core = Core(server, port, pool, cache, pools=[settle_pool], storage=storage)
     core.tasks.append(asyncio.create_task(cache.listen(url), name="schema-listener"))
     core.tasks.append(asyncio.create_task(kv_cache.listen(url), name="kv-listener"))
     core.tasks.append(asyncio.create_task(queue.wakeups.listen(url), name="queue-listener"))

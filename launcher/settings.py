@@ -50,6 +50,8 @@ def core_config(env: Mapping[str, str] = os.environ) -> CoreConfig:
             "files_secret": "PLINTH_FILES_SECRET",
             "files_url_seconds": "PLINTH_FILES_URL_SECONDS",
             "files_base_url": "PLINTH_FILES_BASE_URL",
+            "s3_bucket": "PLINTH_S3_BUCKET",
+            "s3_endpoint_url": "PLINTH_S3_ENDPOINT_URL",
         },
     )
     return CoreConfig(data_dir=data_dir(env), **values)

@@ -1,5 +1,6 @@
-"""Files end to end through the REST gateway: upload URL, PUT, confirm, download, metadata,
-list, delete; signed URLs refused when tampered, expired or of another space; limits."""
+"""Files end to end through the REST gateway, over both backends (local disk, and S3 as
+moto's server): upload URL, PUT, confirm, download, metadata, list, delete, limits; the
+local backend's signed URLs refused when tampered, expired or of another space."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from core.files.signing import KEY_FILE, Signer
 from core.files.sniff import HEAD_BYTES, sniff
 from launcher.processes import free_port
 from tests.conftest import Stack
+from tests.s3_backend import s3_gateway, s3_server
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 MAX_FILE_BYTES = 100 * 1024 * 1024
@@ -67,8 +69,33 @@ def files_api(url: str, key: str) -> Iterator[Files]:
         yield Files(api, anon)
 
 
+def confirmed_file(rest: httpx.Client, content: bytes = b"hello") -> str:
+    """The id of a new confirmed file, through a REST client with credentials."""
+    body = {"file_name": "f.txt", "mime_type": "text/plain", "size_bytes": len(content)}
+    target = rest.post("/api/v1/files/upload-url", json=body).json()["data"]
+    assert rest.put(target["upload_url"], content=content, headers=target["headers"]).is_success
+    assert rest.post(f"/api/v1/files/{target['file_id']}/confirm").is_success
+    return target["file_id"]
+
+
+@pytest.fixture(scope="session")
+def s3_rest_url(stack: Stack) -> Iterator[str]:
+    """The REST gateway of a core that keeps files in S3."""
+    with s3_server() as endpoint, s3_gateway(stack, endpoint) as url:
+        yield url
+
+
+@pytest.fixture(params=["local", "s3"])
+def any_files(request: pytest.FixtureRequest, stack: Stack) -> Iterator[Files]:
+    """The files API over each backend in turn."""
+    url = stack.rest_url if request.param == "local" else request.getfixturevalue("s3_rest_url")
+    with files_api(url, stack.admin_key) as api:
+        yield api
+
+
 @pytest.fixture
 def files(stack: Stack) -> Iterator[Files]:
+    """The files API over the local backend."""
     with files_api(stack.rest_url, stack.admin_key) as api:
         yield api
 
@@ -83,55 +110,55 @@ def with_query(url: str, **changes: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def test_upload_confirm_download_list_delete(files: Files) -> None:
+def test_upload_confirm_download_list_delete(any_files: Files) -> None:
     collection = "c_" + uuid.uuid4().hex[:8]
-    file = files.upload(PNG, name="cover one.png", mime="image/png", collection=collection)
+    file = any_files.upload(PNG, name="cover one.png", mime="image/png", collection=collection)
     assert file["confirmed"] is True
     assert file["size_bytes"] == len(PNG)
     assert (file["file_name"], file["mime_type"]) == ("cover one.png", "image/png")
     assert file["detected_mime_type"] == "image/png"
     assert file["collection"] == collection and file["record_id"] is None
 
-    downloaded = files.download(file["id"])
+    downloaded = any_files.download(file["id"])
     assert downloaded.status_code == 200
     assert downloaded.content == PNG
     assert downloaded.headers["content-type"].startswith("image/png")
 
-    answer = files.api.get(f"/api/v1/files/{file['id']}/download-url").json()["data"]
+    answer = any_files.api.get(f"/api/v1/files/{file['id']}/download-url").json()["data"]
     assert (answer["file_name"], answer["mime_type"]) == ("cover one.png", "image/png")
     assert answer["expires_at"]
-    assert files.api.get(f"/api/v1/files/{file['id']}").json()["data"] == file
+    assert any_files.api.get(f"/api/v1/files/{file['id']}").json()["data"] == file
 
-    deleted = files.api.delete(f"/api/v1/files/{file['id']}")
+    deleted = any_files.api.delete(f"/api/v1/files/{file['id']}")
     assert deleted.status_code == 204 and deleted.content == b""
-    assert code(files.api.get(f"/api/v1/files/{file['id']}")) == (404, "NOT_FOUND")
-    assert code(files.api.delete(f"/api/v1/files/{file['id']}")) == (404, "NOT_FOUND")
+    assert code(any_files.api.get(f"/api/v1/files/{file['id']}")) == (404, "NOT_FOUND")
+    assert code(any_files.api.delete(f"/api/v1/files/{file['id']}")) == (404, "NOT_FOUND")
 
 
-def test_list_filters_by_collection_and_pages(files: Files) -> None:
+def test_list_filters_by_collection_and_pages(any_files: Files) -> None:
     collection = "c_" + uuid.uuid4().hex[:8]
-    made = [files.upload(b"x" * n, mime="text/plain", collection=collection) for n in (1, 2, 3)]
-    files.upload(b"other", mime="text/plain", collection=collection + "_other")
+    made = [any_files.upload(b"x" * n, mime="text/plain", collection=collection) for n in (1, 2, 3)]
+    any_files.upload(b"other", mime="text/plain", collection=collection + "_other")
     seen, cursor = [], None
     while True:
         query = {"collection": collection, "limit": 2} | ({"cursor": cursor} if cursor else {})
-        page = files.api.get("/api/v1/files", params=query).json()
+        page = any_files.api.get("/api/v1/files", params=query).json()
         seen += [f["id"] for f in page["data"]]
         assert page["meta"]["limit"] == 2
         if not page["meta"]["has_more"]:
             break
         cursor = page["meta"]["next_cursor"]
     assert seen == [f["id"] for f in reversed(made)]  # newest first
-    other = files.api.get(
+    other = any_files.api.get(
         "/api/v1/files", params={"collection": collection + "_x", "cursor": cursor}
     )
     assert code(other) == (400, "BAD_REQUEST")  # a cursor of another listing
-    assert code(files.api.get("/api/v1/files", params={"limit": 0})) == (400, "BAD_REQUEST")
+    assert code(any_files.api.get("/api/v1/files", params={"limit": 0})) == (400, "BAD_REQUEST")
 
 
-def test_size_over_the_limit_is_413(files: Files) -> None:
-    assert code(files.upload_url(MAX_FILE_BYTES + 1)) == (413, "PAYLOAD_TOO_LARGE")
-    assert files.upload_url(MAX_FILE_BYTES).status_code == 200
+def test_size_over_the_limit_is_413(any_files: Files) -> None:
+    assert code(any_files.upload_url(MAX_FILE_BYTES + 1)) == (413, "PAYLOAD_TOO_LARGE")
+    assert any_files.upload_url(MAX_FILE_BYTES).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -151,22 +178,22 @@ def test_bad_upload_requests(files: Files, body: dict, expected: int) -> None:
     assert code(files.api.post("/api/v1/files/upload-url", json=body)) == (expected, "BAD_REQUEST")
 
 
-def test_confirm_without_upload_or_with_the_wrong_size_is_400(files: Files) -> None:
-    target = files.upload_url(10).json()["data"]
+def test_confirm_without_upload_or_with_the_wrong_size_is_400(any_files: Files) -> None:
+    target = any_files.upload_url(10).json()["data"]
     confirm = f"/api/v1/files/{target['file_id']}/confirm"
-    assert code(files.api.post(confirm)) == (400, "BAD_REQUEST")
-    assert files.put(target, b"short").status_code == 200
-    answer = files.api.post(confirm)
+    assert code(any_files.api.post(confirm)) == (400, "BAD_REQUEST")
+    assert any_files.put(target, b"short").status_code == 200
+    answer = any_files.api.post(confirm)
     assert code(answer) == (400, "BAD_REQUEST") and "5 bytes" in answer.json()["error"]["message"]
-    meta = files.api.get(f"/api/v1/files/{target['file_id']}").json()["data"]
+    meta = any_files.api.get(f"/api/v1/files/{target['file_id']}").json()["data"]
     assert meta["confirmed"] is False and meta["detected_mime_type"] is None
     # Unconfirmed: no download URL.
-    answer = files.api.get(f"/api/v1/files/{target['file_id']}/download-url")
+    answer = any_files.api.get(f"/api/v1/files/{target['file_id']}/download-url")
     assert code(answer) == (404, "NOT_FOUND")
     # Fixed by uploading again, then confirming.
-    assert files.put(target, b"0123456789").status_code == 200
-    assert files.api.post(confirm).json()["data"]["confirmed"] is True
-    assert files.api.post(confirm).json()["data"]["confirmed"] is True  # idempotent
+    assert any_files.put(target, b"0123456789").status_code == 200
+    assert any_files.api.post(confirm).json()["data"]["confirmed"] is True
+    assert any_files.api.post(confirm).json()["data"]["confirmed"] is True  # idempotent
 
 
 def test_more_bytes_than_declared_are_refused(stack: Stack, files: Files) -> None:
@@ -206,6 +233,20 @@ def test_expired_urls_are_refused(stack: Stack, files: Files) -> None:
     signature = signer.sign("get", query["space"], file["id"], past)
     answer = files.anon.get(with_query(url, expires=str(past), signature=signature))
     assert code(answer) == (403, "FORBIDDEN") and "expired" in answer.json()["error"]["message"]
+
+
+def test_another_spaces_file_is_not_found(stack: Stack, any_files: Files) -> None:
+    url = str(any_files.api.base_url)
+    with files_api(url, stack.other_space_key()) as theirs:
+        their_file = theirs.upload(b"their secret", mime="text/plain")
+        assert theirs.download(their_file["id"]).content == b"their secret"
+    for answer in (
+        any_files.api.get(f"/api/v1/files/{their_file['id']}"),
+        any_files.api.get(f"/api/v1/files/{their_file['id']}/download-url"),
+        any_files.api.post(f"/api/v1/files/{their_file['id']}/confirm"),
+        any_files.api.delete(f"/api/v1/files/{their_file['id']}"),
+    ):
+        assert code(answer) == (404, "NOT_FOUND")
 
 
 def test_a_url_of_one_space_never_serves_another(stack: Stack, files: Files) -> None:
@@ -293,3 +334,17 @@ def test_grpc_client_methods(stack: Stack, files: Files, grpc_client: Client) ->
     with pytest.raises(PlinthError) as caught:
         grpc_client.get_file(file["id"])
     assert caught.value.code == "NOT_FOUND"
+
+
+def test_s3_urls_are_presigned_s3_urls(stack: Stack, s3_rest_url: str) -> None:
+    with files_api(s3_rest_url, stack.admin_key) as s3:
+        target = s3.upload_url(3, mime="text/plain").json()["data"]
+        assert "X-Amz-Signature=" in target["upload_url"] and "/api/v1/" not in target["upload_url"]
+        assert s3.put(target, b"abc").status_code == 200
+        assert s3.api.post(f"/api/v1/files/{target['file_id']}/confirm").status_code == 200
+        url = s3.api.get(f"/api/v1/files/{target['file_id']}/download-url").json()["data"]["url"]
+        assert "X-Amz-Signature=" in url and "plk_" not in url
+        assert s3.anon.get(url).content == b"abc"
+        # The gateway's content route is the local backend's; this core refuses it.
+        local = f"{s3_rest_url}/api/v1/files/{target['file_id']}/content"
+        assert code(s3.anon.get(local)) == (403, "FORBIDDEN")

@@ -5,11 +5,14 @@ from __future__ import annotations
 from core.config import CoreConfig
 from core.files.local import LocalStorage
 from core.files.rules import FileRules
+from core.files.s3 import S3Storage
 from core.files.signing import Signer, load_or_create_key
 from core.files.storage import Storage
 
 
-def open_storage(config: CoreConfig) -> Storage:
+async def open_storage(config: CoreConfig) -> Storage:
+    if config.s3_bucket:
+        return await S3Storage(config.s3_bucket, config.s3_endpoint_url).open()
     key = config.files_secret.encode() if config.files_secret else None
     signer = Signer(key or load_or_create_key(config.data_dir))
     return LocalStorage(config.data_dir / "files", signer, config.files_base_url)

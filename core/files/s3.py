@@ -112,9 +112,7 @@ class S3Storage:
             async for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
-                    raise CoreError(
-                        Code.PAYLOAD_TOO_LARGE, f"more bytes than the {limit} declared"
-                    )
+                    raise CoreError(Code.PAYLOAD_TOO_LARGE, f"more bytes than the {limit} declared")
                 buffer += chunk
                 if len(buffer) >= PART_BYTES:
                     if upload is None:
