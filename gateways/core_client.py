@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 from plinth import AsyncClient
 from sanic import Request, Sanic
@@ -23,16 +24,29 @@ def attach_core_client(app: Sanic, core_addr: str) -> None:
         await app.ctx.core.close()
 
 
+def _sendable(value: str) -> bool:
+    """gRPC metadata values are printable ASCII; HTTP headers may carry more."""
+    return value.isascii() and value.isprintable()
+
+
 def request_id(request: Request) -> str:
-    """The caller's X-Request-Id, or a new one; kept on the request for the response."""
+    """The caller's X-Request-Id (when gRPC can carry it), or a new one; kept on the
+    request for the response."""
     if not hasattr(request.ctx, "request_id"):
-        request.ctx.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        given = request.headers.get("x-request-id", "")
+        request.ctx.request_id = given if given and _sendable(given) else uuid.uuid4().hex
     return request.ctx.request_id
 
 
 def core_metadata(request: Request) -> tuple[tuple[str, str], ...]:
-    """The caller's credentials and request id, as core expects them."""
-    forwarded = [(h, request.headers[h]) for h in FORWARDED_HEADERS if h in request.headers]
+    """The caller's credentials and request id, as core expects them. A value gRPC cannot
+    carry travels percent-encoded: no key, token, space or user id looks like that, so
+    core refuses it as it refuses any unknown one."""
+    forwarded = [
+        (h, value if _sendable(value) else quote(value, safe=""))
+        for h in FORWARDED_HEADERS
+        if (value := request.headers.get(h)) is not None
+    ]
     return (*forwarded, ("x-request-id", request_id(request)))
 
 

@@ -3,6 +3,7 @@ ports, over the embedded PostgreSQL in a temporary data directory."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -18,6 +19,7 @@ from pgserver.utils import PostmasterInfo
 from plinth import Client
 
 from core.auth.keys import generate_key, hash_key
+from core.spaces import create_space
 from launcher.processes import Process, free_port, spawn_process, wait_for_core, wait_for_http
 from tests.query_data import create_dataset
 
@@ -72,22 +74,23 @@ class Stack:
     def other_space_key(self) -> str:
         """An admin key of a new project's space: the same names there are other things."""
         key = generate_key()
-        tag = uuid.uuid4().hex[:8]
-        with psycopg.connect(self.database_url(), autocommit=True) as conn:
-            (project,) = conn.execute(
-                "INSERT INTO plinth.projects (name) VALUES (%s) RETURNING id", [f"p_{tag}"]
-            ).fetchone()
-            (space,) = conn.execute(
-                "INSERT INTO plinth.spaces (project_id, name, schema_name)"
-                " VALUES (%s, 'dev', %s) RETURNING id",
-                [project, f"s_{tag}"],
-            ).fetchone()
-            conn.execute(
-                "INSERT INTO plinth.api_keys (project_id, space_id, name, role, key_hash)"
-                " VALUES (%s, %s, 'test', 'admin', %s)",
-                [project, space, hash_key(key)],
-            )
+        asyncio.run(_new_project_space(self.database_url(), key))
         return key
+
+
+async def _new_project_space(database_url: str, key: str) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        cur = await conn.execute(
+            "INSERT INTO plinth.projects (name) VALUES (%s) RETURNING id",
+            [f"p_{uuid.uuid4().hex[:8]}"],
+        )
+        (project,) = await cur.fetchone()
+        space = await create_space(conn, project, "dev")
+        await conn.execute(
+            "INSERT INTO plinth.api_keys (project_id, space_id, name, role, key_hash)"
+            " VALUES (%s, %s, 'test', 'admin', %s)",
+            [project, space, hash_key(key)],
+        )
 
 
 def stack_env(data_dir: Path, **extra: str) -> dict[str, str]:

@@ -24,7 +24,6 @@ DIRECTIONS = {
 
 
 def check_rel(rel: str) -> str:
-    # fullmatch: NAME_RE's `$` alone would let a trailing newline through.
     if not NAME_RE.fullmatch(rel):
         raise bad_request(f"rel must match {NAME_RE.pattern}, not {rel!r}")
     return rel

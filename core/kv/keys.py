@@ -7,13 +7,11 @@ import hashlib
 import unicodedata
 
 import orjson
+from plinth.wire import MAX_KEY_CHARS, MAX_TTL_MS
 
 from core.errors import Code, CoreError, bad_request
 
-MAX_KEY_CHARS = 512
 MAX_VALUE_BYTES = 1024 * 1024
-# 100 years: far beyond any use, and safely inside Postgres' timestamp range.
-MAX_TTL_MS = 100 * 365 * 24 * 3600 * 1000
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_BATCH_KEYS = 1000

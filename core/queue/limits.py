@@ -7,21 +7,24 @@ import uuid
 
 import orjson
 
+# Re-exported: the ranges are the contract's, and this module is where core reads them.
+from plinth.wire import MAX_ATTEMPTS as MAX_ATTEMPTS
+from plinth.wire import MAX_DELAY_MS as MAX_DELAY_MS
+from plinth.wire import MAX_LEASE_JOBS as MAX_LEASE_JOBS
+from plinth.wire import MAX_VISIBILITY_MS as MAX_VISIBILITY_MS
+from plinth.wire import MAX_WAIT_MS as MAX_WAIT_MS
+from plinth.wire import MIN_VISIBILITY_MS as MIN_VISIBILITY_MS
+from plinth.wire import TOPIC_PATTERN
+
 from core.errors import Code, CoreError, bad_request, not_found
 
-TOPIC = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+TOPIC = re.compile(TOPIC_PATTERN.strip("^$"))
 RESERVED_TOPICS = {"jobs"}  # /api/v1/queue/jobs/{id} is the job route
 INTERNAL_PREFIX = "_plinth."  # core's own topics; callers cannot name them
 
 MAX_PAYLOAD_BYTES = 1024 * 1024
-MAX_DELAY_MS = 30 * 24 * 3600 * 1000
 DEFAULT_MAX_ATTEMPTS = 5
-MAX_ATTEMPTS = 100
 DEFAULT_VISIBILITY_MS = 30_000
-MIN_VISIBILITY_MS = 100
-MAX_VISIBILITY_MS = 12 * 3600 * 1000
-MAX_WAIT_MS = 60_000
-MAX_LEASE_JOBS = 100
 DEFAULT_IN_FLIGHT = 10
 MAX_IN_FLIGHT = 1000
 DEFAULT_PAGE = 50

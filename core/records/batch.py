@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import psycopg
 from plinth.v1 import record_service_pb2 as pb
+from plinth.wire import MAX_BATCH_ITEMS, MAX_BULK_ITEMS
 from psycopg import AsyncConnection
 
 from core.errors import Code, CoreError, from_database
@@ -24,8 +25,8 @@ from core.records import writes
 from core.records.values import CheckedRecord
 from core.schema.model import CollectionSpec
 
-MAX_BATCH = 1000
-MAX_BULK = 500
+MAX_BATCH = MAX_BATCH_ITEMS
+MAX_BULK = MAX_BULK_ITEMS
 
 Statement = tuple[str, dict[str, Any]]
 # (connection, indexes of statements whose row was missing) -> item errors by index

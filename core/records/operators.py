@@ -74,6 +74,8 @@ def check_update(collection: CollectionSpec, body: dict[str, Any]) -> CheckedUpd
             continue
         argument = body[operator]
         if operator == "$unset" and isinstance(argument, list):
+            if not all(isinstance(name, str) for name in argument):
+                raise CoreError(Code.BAD_REQUEST, "$unset takes a list of field names")
             argument = dict.fromkeys(argument, True)
         if not isinstance(argument, dict):
             raise CoreError(Code.BAD_REQUEST, f"{operator} takes an object of field: value")
@@ -119,7 +121,7 @@ def _check_op(
         if spec is None:
             if not collection.flexible:
                 raise ValueError(UNKNOWN_FIELD)
-            if not NAME_RE.match(name):
+            if not NAME_RE.fullmatch(name):
                 raise ValueError("is not a valid field name")
             out.unset_extras.append(name)
             return

@@ -91,7 +91,7 @@ def check_record(
         if spec is None:
             if not collection.flexible:
                 violations.append(Violation(key, UNKNOWN_FIELD))
-            elif not NAME_RE.match(key):
+            elif not NAME_RE.fullmatch(key):
                 violations.append(Violation(key, "is not a valid field name"))
             else:
                 out.extras[key] = value

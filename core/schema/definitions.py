@@ -24,7 +24,7 @@ LATER_TYPES = {"vector": "vector fields are not available yet"}
 
 
 def check_name(name: str, what: str) -> None:
-    if not NAME_RE.match(name or ""):
+    if not NAME_RE.fullmatch(name or ""):
         raise CoreError(
             Code.BAD_REQUEST,
             f"invalid {what} name {name!r}: use letters, digits and _, starting with a letter"
@@ -87,7 +87,7 @@ def check_field(spec: FieldSpec) -> None:
 
 def _relation_problems(spec: FieldSpec, problem) -> None:
     """What a relation definition gets wrong on its own (its target is checked by changes)."""
-    if not spec.target or not NAME_RE.match(spec.target):
+    if not spec.target or not NAME_RE.fullmatch(spec.target):
         problem("a relation field needs the name of its target collection")
     if spec.cardinality not in CARDINALITIES:
         problem(f"cardinality must be one of: {', '.join(CARDINALITIES)}")

@@ -7,7 +7,10 @@ from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+from plinth.wire import NAME_PATTERN
+
+# Use with fullmatch: `$` alone would let a trailing newline through.
+NAME_RE = re.compile(NAME_PATTERN.strip("^$"))
 
 # Columns every collection table has; `_extra` holds a flexible collection's undeclared fields.
 SYSTEM_COLUMNS = ("id", "created_at", "updated_at", "deleted_at", "version")

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
 from plinth.wire import INT64_MAX, INT64_MIN
 from psycopg.types.json import Jsonb
 
@@ -99,6 +100,9 @@ def _uuid(value: Any) -> uuid.UUID:
 
 
 def _json(value: Any) -> Jsonb:
+    # Postgres jsonb cannot hold the NUL character, in keys or in strings.
+    if b"\\u0000" in orjson.dumps(value):
+        raise ValueError("must not contain the NUL character (\\u0000)")
     return Jsonb(value)
 
 

@@ -16,6 +16,7 @@ from gateways.rest.routes import (
     records,
     relationships,
     schema,
+    spec,
     writes,
 )
 
@@ -24,6 +25,7 @@ def create_app(config: GatewayConfig, name: str = "plinth-rest") -> Sanic:
     app = new_app(name, config, errors.handle)
     # Static segments (schema, …/count, …/query, …/export) win over /<collection>/<id>.
     app.blueprint(schema.bp)
+    app.blueprint(spec.bp)  # /api/v1/docs: `docs` is not reachable as a collection list
     app.blueprint(kv.bp)  # /api/v1/kv/<key:path>: `kv` is not reachable as a collection
     app.blueprint(queue.bp)  # /api/v1/queue/…: `queue` is not reachable as a collection
     app.blueprint(files.bp)  # /api/v1/files/…: `files` is not reachable as a collection

@@ -26,6 +26,17 @@ def json_value(request: Request) -> Any:
         raise bad_request(f"malformed JSON body: {exc}") from None
 
 
+def integer(body: dict[str, Any], name: str, default: int = 0) -> int:
+    """An integer member; a number with no fraction (3.0) is that integer, as JSON
+    Schema and most JSON encoders have it."""
+    value = body.get(name, default)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad_request(f"{name} must be an integer, not {value!r}")
+    return value
+
+
 def json_object(request: Request, allowed: Collection[str] | None = None) -> dict[str, Any]:
     """The body's JSON object without its null members; an empty body is {}. With
     `allowed`, any other key is a 400 that lists the allowed ones."""

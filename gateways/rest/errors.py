@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -22,6 +23,7 @@ def envelope(
     code: str,
     message: str,
     details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HTTPResponse:
     body = {
         "error": {
@@ -35,13 +37,26 @@ def envelope(
         orjson.dumps(body),
         status=status,
         content_type="application/json",
-        headers={"X-Request-Id": request_id(request)},
+        headers={**(headers or {}), "X-Request-Id": request_id(request)},
     )
 
 
 def bad_request(message: str) -> PlinthError:
     """A mistake in the HTTP request itself (parameters, headers, malformed body)."""
     return PlinthError("BAD_REQUEST", message)
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route takes at the request's path (RFC 9110: a 405 says them)."""
+    allowed = []
+    for method in METHODS:
+        with contextlib.suppress(SanicException):
+            request.app.router.get(request.path, method, request.headers.get("host"))
+            allowed.append(method)
+    return allowed
 
 
 async def handle(request: Request, exc: Exception) -> HTTPResponse:
@@ -53,6 +68,9 @@ async def handle(request: Request, exc: Exception) -> HTTPResponse:
         message = str(exc) or "bad request"
         if status == 404:
             message = f"no route for {request.method} {request.path}"
-        return envelope(request, status, code, message)
+        headers = dict(exc.headers or {})
+        if status == 405 and "Allow" not in headers:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return envelope(request, status, code, message, headers=headers)
     log.exception(internal_message(request_id(request)))
     return envelope(request, 500, "INTERNAL", internal_message(request_id(request)))

@@ -15,6 +15,7 @@ from plinth.wire import INT32_MAX, INT64_MAX
 from sanic.request import RequestParameters
 
 from gateways.rest import params
+from gateways.rest.body import integer
 from gateways.rest.errors import bad_request
 
 
@@ -100,9 +101,6 @@ def wants_total(values: list[str]) -> bool:
 
 
 def _body_integer(body: dict[str, Any], name: str, minimum: int, maximum: int) -> int | None:
-    number = body.get(name)
-    if number is None:
+    if body.get(name) is None:
         return None
-    if not isinstance(number, int) or isinstance(number, bool):
-        raise bad_request(f"{name} must be an integer")
-    return params.bounded(name, number, minimum, maximum)
+    return params.bounded(name, integer(body, name), minimum, maximum)

@@ -18,7 +18,7 @@ MODE_NAMES = {v: k for k, v in MODES.items()}
 def mode_from_json(mode: Any) -> int:
     if mode is None:
         return pb.COLLECTION_MODE_STRICT
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise bad_request("mode must be 'strict' or 'flexible'")
     return MODES[mode]
 

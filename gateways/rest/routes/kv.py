@@ -15,10 +15,11 @@ import orjson
 from plinth.v1 import kv_service_pb2 as pb
 from plinth.wire import INT32_MAX, INT64_MAX, INT64_MIN
 from sanic import Blueprint, HTTPResponse, Request
+from sanic.exceptions import MethodNotAllowed
 
 from gateways.core_client import call, key_entry, set_entry
 from gateways.rest import params, render
-from gateways.rest.body import json_object
+from gateways.rest.body import integer, json_object
 from gateways.rest.errors import bad_request
 
 bp = Blueprint("kv", url_prefix="/api/v1/kv")
@@ -73,7 +74,11 @@ async def delete_key(request: Request, key: str) -> HTTPResponse:
 
 async def increment_key(request: Request, key: str, action: str) -> HTTPResponse:
     if action not in ("incr", "decr") or not key:
-        raise bad_request("POST /api/v1/kv/{key}/incr or /api/v1/kv/{key}/decr")
+        raise MethodNotAllowed(
+            "POST takes /api/v1/kv/{key}/incr or /api/v1/kv/{key}/decr",
+            "POST",
+            ["GET", "PUT", "DELETE"],
+        )
     by = _by(request)
     message = pb.IncrementKeyRequest(key=key, by=-by if action == "decr" else by)
     answer = await call(request, "kv", "IncrementKey", message)
@@ -83,9 +88,7 @@ async def increment_key(request: Request, key: str, action: str) -> HTTPResponse
 def _by(request: Request) -> int:
     """`{"by": n}` (an integer; 1 when the body or `by` is absent). Any int64 but the
     lowest, so that decr can negate it."""
-    by = json_object(request, ("by",)).get("by", 1)
-    if isinstance(by, bool) or not isinstance(by, int):
-        raise bad_request(f"by must be an integer, not {by!r}")
+    by = integer(json_object(request, ("by",)), "by", 1)
     if not INT64_MIN < by <= INT64_MAX:
         raise bad_request("by is out of the 64-bit range")
     return by

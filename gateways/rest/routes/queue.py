@@ -11,10 +11,9 @@ from plinth.wire import INT32_MAX, INT64_MAX
 from sanic import Blueprint, HTTPResponse, Request
 
 from gateways.core_client import call, core_metadata, enqueue_job
-from gateways.rest import render
-from gateways.rest.body import json_object
+from gateways.rest import params, render
+from gateways.rest.body import integer, json_object
 from gateways.rest.errors import bad_request
-from gateways.rest.params import integer, query_args
 
 bp = Blueprint("queue", url_prefix="/api/v1/queue")
 
@@ -24,10 +23,7 @@ LEASE_TIMEOUT_MARGIN = 10.0  # seconds beyond wait_ms for a long poll's core cal
 def _int(body: dict[str, Any], name: str, wire_max: int = INT64_MAX) -> int:
     """An integer member (0: absent), pinned into its proto type; core owns the range
     and refuses what is outside it (every queue range is far inside the wire's)."""
-    value = body.get(name, 0)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise bad_request(f"{name} must be an integer")
-    return max(-wire_max, min(value, wire_max))
+    return max(-wire_max, min(integer(body, name), wire_max))
 
 
 def _json(body: dict[str, Any], name: str) -> bytes:
@@ -121,10 +117,10 @@ async def stats(request: Request, topic: str) -> HTTPResponse:
 
 @bp.get("/<topic>/dead")
 async def dead(request: Request, topic: str) -> HTTPResponse:
-    args = query_args(request)
+    args = params.query_args(request)
     message = pb.ListDeadJobsRequest(
         topic=topic,
-        page_size=integer(args, "limit", 1, INT32_MAX) or 0,
+        page_size=params.integer(args, "limit", 1, INT32_MAX) or 0,
         page_token=args.get("cursor") or "",
     )
     answer = await call(request, "queue", "ListDeadJobs", message)

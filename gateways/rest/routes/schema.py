@@ -46,6 +46,8 @@ async def update_collection(request: Request, name: str) -> HTTPResponse:
     body = json_object(request)
     if set(body) - {"mode", "name"} or body.get("name", name) != name:
         raise bad_request("only the mode of a collection can be changed here")
+    if "mode" not in body:
+        raise bad_request('send the mode to change, e.g. {"mode": "flexible"}')
     message = pb.UpdateCollectionRequest(name=name, mode=mode_from_json(body.get("mode")))
     answer = await call(request, "schema", "UpdateCollection", message)
     return render.value(collection_to_json(answer.collection))
