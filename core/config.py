@@ -27,3 +27,10 @@ class CoreConfig:
     queue_keep_done_seconds: float = 7 * DAY_SECONDS  # 0 keeps done jobs forever
     restore_within_seconds: float = 30 * DAY_SECONDS  # how long a soft delete can be undone
     metrics_addr: str = ""  # where /metrics is served ("host:port"); "" serves none
+    files_max_bytes: int = 100 * 1024 * 1024
+    files_allowed_mime_types: str = ""  # comma-separated, `image/*` for a whole type; "": any
+    files_secret: str | None = None  # signs local file URLs; None: data_dir/files.key
+    files_url_seconds: int = 3600  # how long an upload or download URL stays valid
+    files_base_url: str = ""  # local file URLs under it; "": paths the REST gateway completes
+    s3_bucket: str | None = None  # files in this S3 bucket; None: on local disk under data_dir
+    s3_endpoint_url: str | None = None  # an S3-compatible store (MinIO, …); None: AWS

@@ -59,9 +59,16 @@ _HANDLER_FACTORIES = {
 
 
 class CoreInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, authenticate: Authenticate, on_schema_drift: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        authenticate: Authenticate,
+        on_schema_drift: Callable[[], None],
+        signed_methods: frozenset[str] = frozenset(),
+    ) -> None:
         self._authenticate = authenticate
         self._on_schema_drift = on_schema_drift
+        # Methods authorized by a signature in the request (a signed URL), not credentials.
+        self._signed_methods = signed_methods
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}  # per method, built once
 
     async def intercept_service(self, continuation, details: grpc.HandlerCallDetails):
@@ -73,8 +80,9 @@ class CoreInterceptor(grpc.aio.ServerInterceptor):
             return handler
         kind = next(k for k in _HANDLER_FACTORIES if getattr(handler, k))
         streaming = kind.endswith("_stream")
+        authenticate = details.method not in self._signed_methods
         behavior = (self._streaming if streaming else self._unary)(
-            getattr(handler, kind), details.method.rsplit("/", 1)[-1]
+            getattr(handler, kind), details.method.rsplit("/", 1)[-1], authenticate
         )
         wrapped = self._wrapped[details.method] = _HANDLER_FACTORIES[kind](
             behavior,
@@ -83,20 +91,21 @@ class CoreInterceptor(grpc.aio.ServerInterceptor):
         )
         return wrapped
 
-    async def _begin(self, context: grpc.aio.ServicerContext) -> None:
+    async def _begin(self, context: grpc.aio.ServicerContext, authenticate: bool) -> None:
         metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
         request_id.set(metadata.get("x-request-id") or uuid.uuid4().hex)
-        set_principal(await self._authenticate(metadata))
+        if authenticate:
+            set_principal(await self._authenticate(metadata))
 
     def _status(self, exc: Exception):
         error = _as_plinth_error(exc, self._on_schema_drift)
         return rpc_status.to_status(error.to_status())
 
-    def _unary(self, behavior, method: str):
+    def _unary(self, behavior, method: str, authenticate: bool):
         async def wrapped(request, context):
             started, code = time.perf_counter(), "OK"
             try:
-                await self._begin(context)
+                await self._begin(context, authenticate)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 code = _code_name(context)
@@ -110,11 +119,11 @@ class CoreInterceptor(grpc.aio.ServerInterceptor):
 
         return wrapped
 
-    def _streaming(self, behavior, method: str):
+    def _streaming(self, behavior, method: str, authenticate: bool):
         async def wrapped(request, context):
             started, code = time.perf_counter(), "OK"
             try:
-                await self._begin(context)
+                await self._begin(context, authenticate)
                 async for response in behavior(request, context):
                     yield response
             except grpc.aio.AbortError:

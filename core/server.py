@@ -12,6 +12,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from plinth.v1 import (
+    file_service_pb2,
+    file_service_pb2_grpc,
     kv_service_pb2,
     kv_service_pb2_grpc,
     queue_service_pb2,
@@ -31,6 +33,9 @@ from core.db.bootstrap import bootstrap
 from core.db.embedded import start_embedded
 from core.db.migrations import migrate
 from core.db.pool import open_pool
+from core.files.backends import file_rules, open_storage
+from core.files.service import SIGNED_METHODS, FileServicer
+from core.files.storage import Storage
 from core.health import DatabaseHealth
 from core.interceptors import CoreInterceptor
 from core.kv.cache import KvCache
@@ -62,6 +67,7 @@ class Core:
     cache: SchemaCache
     tasks: list[asyncio.Task] = field(default_factory=list)
     pools: list[AsyncConnectionPool] = field(default_factory=list)  # more to close after `pool`
+    storage: Storage | None = None  # the files backend, closed last
 
     async def stop(self, grace: float = 5.0) -> None:
         await self.server.stop(grace)
@@ -72,6 +78,8 @@ class Core:
         await self.pool.close()
         for pool in self.pools:
             await pool.close()
+        if self.storage is not None:
+            await self.storage.close()
 
 
 async def database_url(config: CoreConfig) -> str:
@@ -89,7 +97,7 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
         await bootstrap(conn, config.data_dir, config.admin_key)
     cache = SchemaCache(pool)
     server = grpc.aio.server(
-        interceptors=[CoreInterceptor(Authenticator(pool), cache.invalidate)],
+        interceptors=[CoreInterceptor(Authenticator(pool), cache.invalidate, SIGNED_METHODS)],
         options=SERVER_OPTIONS,
     )
     schema_service_pb2_grpc.add_SchemaServiceServicer_to_server(SchemaServicer(pool, cache), server)
@@ -112,6 +120,10 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
     kv_service_pb2_grpc.add_KeyValueServiceServicer_to_server(
         KeyValueServicer(pool, kv_cache), server
     )
+    storage = await open_storage(config)
+    file_service_pb2_grpc.add_FileServiceServicer_to_server(
+        FileServicer(pool, storage, file_rules(config), config.files_url_seconds), server
+    )
     health_pb2_grpc.add_HealthServicer_to_server(DatabaseHealth(pool), server)
     reflection.enable_server_reflection(
         (
@@ -119,6 +131,7 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
             record_service_pb2.DESCRIPTOR.services_by_name["RecordService"].full_name,
             queue_service_pb2.DESCRIPTOR.services_by_name["QueueService"].full_name,
             kv_service_pb2.DESCRIPTOR.services_by_name["KeyValueService"].full_name,
+            file_service_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ),
@@ -126,7 +139,7 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
     )
     port = server.add_insecure_port(addr or config.addr)
     await server.start()
-    core = Core(server, port, pool, cache, pools=[settle_pool])
+    core = Core(server, port, pool, cache, pools=[settle_pool], storage=storage)
     core.tasks.append(asyncio.create_task(cache.listen(url), name="schema-listener"))
     core.tasks.append(asyncio.create_task(kv_cache.listen(url), name="kv-listener"))
     core.tasks.append(asyncio.create_task(queue.wakeups.listen(url), name="queue-listener"))

@@ -46,6 +46,13 @@ def core_config(env: Mapping[str, str] = os.environ) -> CoreConfig:
             "queue_keep_done_seconds": "PLINTH_QUEUE_KEEP_DONE_SECONDS",
             "restore_within_seconds": "PLINTH_RESTORE_WITHIN_SECONDS",
             "metrics_addr": "PLINTH_CORE_METRICS_ADDR",
+            "files_max_bytes": "PLINTH_MAX_FILE_BYTES",
+            "files_allowed_mime_types": "PLINTH_FILES_ALLOWED_MIME_TYPES",
+            "files_secret": "PLINTH_FILES_SECRET",
+            "files_url_seconds": "PLINTH_FILES_URL_SECONDS",
+            "files_base_url": "PLINTH_FILES_BASE_URL",
+            "s3_bucket": "PLINTH_S3_BUCKET",
+            "s3_endpoint_url": "PLINTH_S3_ENDPOINT_URL",
         },
     )
     return CoreConfig(data_dir=data_dir(env), **values)

@@ -166,6 +166,25 @@ MIGRATIONS: list[str] = [
     END
     $migration$;
     """,
+    # files: metadata of stored objects (the bytes are the storage backend's)
+    """
+    CREATE TABLE plinth.files (
+      space_id text NOT NULL REFERENCES plinth.spaces ON DELETE CASCADE,
+      id text NOT NULL DEFAULT plinth.uuid7()::text,
+      file_name text NOT NULL,
+      mime_type text NOT NULL,
+      detected_mime_type text,
+      size_bytes bigint NOT NULL,
+      collection text,
+      record_id text,
+      field text,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      confirmed_at timestamptz,
+      PRIMARY KEY (space_id, id)
+    );
+    CREATE INDEX files_by_collection ON plinth.files (space_id, collection, id);
+    CREATE INDEX files_unconfirmed ON plinth.files (created_at) WHERE confirmed_at IS NULL;
+    """,
 ]
 
 

@@ -9,6 +9,7 @@ from gateways.config import GatewayConfig
 from gateways.rest import errors
 from gateways.rest.routes import (
     export,
+    files,
     kv,
     query,
     queue,
@@ -27,6 +28,7 @@ def create_app(config: GatewayConfig, name: str = "plinth-rest") -> Sanic:
     app.blueprint(spec.bp)  # /api/v1/docs: `docs` is not reachable as a collection list
     app.blueprint(kv.bp)  # /api/v1/kv/<key:path>: `kv` is not reachable as a collection
     app.blueprint(queue.bp)  # /api/v1/queue/…: `queue` is not reachable as a collection
+    app.blueprint(files.bp)  # /api/v1/files/…: `files` is not reachable as a collection
     app.blueprint(query.bp)
     app.blueprint(export.bp)
     app.blueprint(writes.bp)  # …/batch, …/bulk, …/import before /<collection>/<id>

@@ -17,8 +17,11 @@ from google.protobuf import json_format
 
 from plinth.coalesce import Coalescer
 from plinth.errors import PlinthError
+from plinth.files import download_url_to_dict, file_to_dict, upload_url_to_dict
 from plinth.jobs import job_to_dict
 from plinth.v1 import (
+    file_service_pb2,
+    file_service_pb2_grpc,
     kv_service_pb2,
     kv_service_pb2_grpc,
     query_pb2,
@@ -123,6 +126,7 @@ class AsyncClient:
         self.records = record_service_pb2_grpc.RecordServiceStub(self.channel)
         self.kv = kv_service_pb2_grpc.KeyValueServiceStub(self.channel)
         self.queue = queue_service_pb2_grpc.QueueServiceStub(self.channel)
+        self.files = file_service_pb2_grpc.FileServiceStub(self.channel)
         self._metadata: tuple[tuple[str, str], ...] = (
             (("authorization", f"Bearer {api_key}"),) if api_key else ()
         )
@@ -465,6 +469,56 @@ class AsyncClient:
     async def requeue_job(self, job_id: str) -> dict[str, Any]:
         request = queue_service_pb2.RequeueJobRequest(id=job_id)
         return job_to_dict((await self.call(self.queue.RequeueJob, request)).job)
+
+    # --- files (see docs/files.md) ---
+
+    async def create_upload_url(
+        self,
+        file_name: str,
+        mime_type: str,
+        size_bytes: int,
+        *,
+        collection: str = "",
+        record_id: str = "",
+        field: str = "",
+    ) -> dict[str, Any]:
+        """{"file_id", "upload_url", "method", "headers", "expires_at"}: PUT the bytes there
+        (a path is the REST gateway's), then confirm_upload."""
+        request = file_service_pb2.CreateUploadUrlRequest(
+            file_name=file_name,
+            mime_type=mime_type,
+            size_bytes=size_bytes,
+            collection=collection,
+            record_id=record_id,
+            field=field,
+        )
+        return upload_url_to_dict(await self.call(self.files.CreateUploadUrl, request))
+
+    async def confirm_upload(self, file_id: str) -> dict[str, Any]:
+        request = file_service_pb2.ConfirmUploadRequest(file_id=file_id)
+        return file_to_dict((await self.call(self.files.ConfirmUpload, request)).file)
+
+    async def download_url(self, file_id: str) -> dict[str, Any]:
+        """{"url", "file_name", "mime_type", "expires_at"} of a confirmed file."""
+        request = file_service_pb2.GetDownloadUrlRequest(file_id=file_id)
+        return download_url_to_dict(await self.call(self.files.GetDownloadUrl, request))
+
+    async def get_file(self, file_id: str) -> dict[str, Any]:
+        request = file_service_pb2.GetFileRequest(file_id=file_id)
+        return file_to_dict((await self.call(self.files.GetFile, request)).file)
+
+    async def list_files(
+        self, collection: str = "", *, limit: int = 0, page_token: str = ""
+    ) -> tuple[list[dict[str, Any]], str]:
+        """One page of files, newest first, and the token of the next ("" at the end)."""
+        request = file_service_pb2.ListFilesRequest(
+            collection=collection, page_size=limit, page_token=page_token
+        )
+        answer = await self.call(self.files.ListFiles, request)
+        return [file_to_dict(file) for file in answer.files], answer.next_page_token
+
+    async def delete_file(self, file_id: str) -> None:
+        await self.call(self.files.DeleteFile, file_service_pb2.DeleteFileRequest(file_id=file_id))
 
 
 class Client:
