@@ -26,3 +26,6 @@ class CoreConfig:
     kv_sweep_seconds: float = 60.0  # 0 switches the expiry sweep off
     queue_keep_done_seconds: float = 7 * DAY_SECONDS  # 0 keeps done jobs forever
     restore_within_seconds: float = 30 * DAY_SECONDS  # how long a soft delete can be undone
+    jwt_secret: str | None = None  # None: generated on first boot into data_dir/jwt.secret
+    access_token_seconds: int = 900  # lifetime of a user's access token
+    refresh_token_seconds: float = 30 * DAY_SECONDS  # lifetime of an unused refresh token

@@ -15,12 +15,16 @@ import grpc
 import psycopg
 from grpc_status import rpc_status
 
-from core.auth.principal import Principal, set_principal
+from core.auth.principal import ADMIN, Principal, set_principal
 from core.errors import Code, CoreError, from_database
 
 log = logging.getLogger("plinth.core")
 
 PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+# Calls that take no credentials (they are how a user gets some).
+ANONYMOUS = frozenset(("/plinth.v1.AuthService/Login", "/plinth.v1.AuthService/RefreshToken"))
+# What a role other than admin may call until roles carry permissions: its own session.
+SELF_SERVICE = frozenset(("/plinth.v1.AuthService/GetMe", "/plinth.v1.AuthService/Logout"))
 
 request_id: ContextVar[str] = ContextVar("plinth_request_id", default="-")
 
@@ -71,7 +75,8 @@ class CoreInterceptor(grpc.aio.ServerInterceptor):
             return handler
         kind = next(k for k in _HANDLER_FACTORIES if getattr(handler, k))
         streaming = kind.endswith("_stream")
-        behavior = (self._streaming if streaming else self._unary)(getattr(handler, kind))
+        wrap = self._streaming if streaming else self._unary
+        behavior = wrap(getattr(handler, kind), details.method)
         wrapped = self._wrapped[details.method] = _HANDLER_FACTORIES[kind](
             behavior,
             request_deserializer=handler.request_deserializer,
@@ -79,20 +84,30 @@ class CoreInterceptor(grpc.aio.ServerInterceptor):
         )
         return wrapped
 
-    async def _begin(self, context: grpc.aio.ServicerContext) -> None:
+    async def _begin(self, context: grpc.aio.ServicerContext, method: str) -> None:
         metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
         request_id.set(metadata.get("x-request-id") or uuid.uuid4().hex)
-        set_principal(await self._authenticate(metadata))
+        if method in ANONYMOUS:
+            return
+        principal = await self._authenticate(metadata)
+        if principal.role != ADMIN and method not in SELF_SERVICE:
+            name = method.rsplit("/", 1)[-1]
+            raise CoreError(
+                Code.FORBIDDEN,
+                f"the role {principal.role!r} has no permission for {name}",
+                permission=name,
+            )
+        set_principal(principal)
 
     async def _abort(self, context: grpc.aio.ServicerContext, exc: Exception) -> None:
         error = _as_plinth_error(exc, self._on_schema_drift)
         status = rpc_status.to_status(error.to_status())
         await context.abort(status.code, status.details, status.trailing_metadata)
 
-    def _unary(self, behavior):
+    def _unary(self, behavior, method: str):
         async def wrapped(request, context):
             try:
-                await self._begin(context)
+                await self._begin(context, method)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 raise
@@ -101,10 +116,10 @@ class CoreInterceptor(grpc.aio.ServerInterceptor):
 
         return wrapped
 
-    def _streaming(self, behavior):
+    def _streaming(self, behavior, method: str):
         async def wrapped(request, context):
             try:
-                await self._begin(context)
+                await self._begin(context, method)
                 async for response in behavior(request, context):
                     yield response
             except grpc.aio.AbortError:

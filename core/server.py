@@ -12,6 +12,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from plinth.v1 import (
+    auth_service_pb2,
+    auth_service_pb2_grpc,
     kv_service_pb2,
     kv_service_pb2_grpc,
     queue_service_pb2,
@@ -25,6 +27,8 @@ from plinth.wire import MAX_MESSAGE_BYTES
 from psycopg_pool import AsyncConnectionPool
 
 from core.auth.authenticate import Authenticator
+from core.auth.secret import load_secret, subkey
+from core.auth.service import AuthServicer
 from core.config import CoreConfig
 from core.db.bootstrap import bootstrap
 from core.db.embedded import start_embedded
@@ -83,14 +87,25 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
     """Prepare the database and serve on addr (port 0 picks a free one)."""
     url = await database_url(config)
     pool = await open_pool(url, config.pool_min, config.pool_max)
+    secret = load_secret(config.data_dir, config.jwt_secret)
+    pepper, token_key = subkey(secret, "api-key"), subkey(secret, "access-token")
     async with pool.connection() as conn:
         await migrate(conn)
-        await bootstrap(conn, config.data_dir, config.admin_key)
+        await bootstrap(conn, config.data_dir, config.admin_key, pepper)
     cache = SchemaCache(pool)
+    authenticator = Authenticator(pool, pepper, token_key)
     server = grpc.aio.server(
-        interceptors=[CoreInterceptor(Authenticator(pool), cache.invalidate)],
+        interceptors=[CoreInterceptor(authenticator, cache.invalidate)],
         options=SERVER_OPTIONS,
     )
+    auth = AuthServicer(
+        pool,
+        pepper=pepper,
+        token_key=token_key,
+        access_seconds=config.access_token_seconds,
+        refresh_seconds=config.refresh_token_seconds,
+    )
+    auth_service_pb2_grpc.add_AuthServiceServicer_to_server(auth, server)
     schema_service_pb2_grpc.add_SchemaServiceServicer_to_server(SchemaServicer(pool, cache), server)
     records = RecordServicer(
         pool,
@@ -118,6 +133,7 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
             record_service_pb2.DESCRIPTOR.services_by_name["RecordService"].full_name,
             queue_service_pb2.DESCRIPTOR.services_by_name["QueueService"].full_name,
             kv_service_pb2.DESCRIPTOR.services_by_name["KeyValueService"].full_name,
+            auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ),
@@ -127,6 +143,8 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
     await server.start()
     core = Core(server, port, pool, cache, pools=[settle_pool])
     core.tasks.append(asyncio.create_task(cache.listen(url), name="schema-listener"))
+    core.tasks.append(asyncio.create_task(authenticator.listen(url), name="auth-listener"))
+    core.tasks.append(asyncio.create_task(authenticator.keep_last_used(), name="api-key-last-used"))
     core.tasks.append(asyncio.create_task(kv_cache.listen(url), name="kv-listener"))
     core.tasks.append(asyncio.create_task(queue.wakeups.listen(url), name="queue-listener"))
     core.tasks.append(

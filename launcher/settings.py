@@ -45,6 +45,9 @@ def core_config(env: Mapping[str, str] = os.environ) -> CoreConfig:
             "kv_sweep_seconds": "PLINTH_KV_SWEEP_SECONDS",
             "queue_keep_done_seconds": "PLINTH_QUEUE_KEEP_DONE_SECONDS",
             "restore_within_seconds": "PLINTH_RESTORE_WITHIN_SECONDS",
+            "jwt_secret": "PLINTH_JWT_SECRET",
+            "access_token_seconds": "PLINTH_ACCESS_TOKEN_SECONDS",
+            "refresh_token_seconds": "PLINTH_REFRESH_TOKEN_SECONDS",
         },
     )
     return CoreConfig(data_dir=data_dir(env), **values)

@@ -148,7 +148,7 @@ def resolve(collection: CollectionSpec, name: str) -> Column:
                 f"{head!r} is a {spec.type} field: paths like {name!r} go into json fields only"
             )
         return Column(name, spec, path)
-    if collection.flexible and NAME_RE.match(head):
+    if collection.flexible and NAME_RE.fullmatch(head):
         return Column(name, None, (head, *path))
     raise bad_request(f"unknown field {head!r} in {collection.name!r}")
 

@@ -15,10 +15,12 @@ import grpc
 import orjson
 from google.protobuf import json_format
 
+from plinth.auth import AuthCalls
 from plinth.coalesce import Coalescer
 from plinth.errors import PlinthError
 from plinth.jobs import job_to_dict
 from plinth.v1 import (
+    auth_service_pb2_grpc,
     kv_service_pb2,
     kv_service_pb2_grpc,
     query_pb2,
@@ -104,7 +106,7 @@ async def _batched(
         )
 
 
-class AsyncClient:
+class AsyncClient(AuthCalls):
     """`coalesce` (on by default): GetKey, SetKey and Enqueue calls made while one of the
     same kind is in flight go to core together, as one GetKeys, SetKeys or EnqueueBatch
     call (plinth.coalesce); each caller still gets exactly its own answer."""
@@ -123,6 +125,7 @@ class AsyncClient:
         self.records = record_service_pb2_grpc.RecordServiceStub(self.channel)
         self.kv = kv_service_pb2_grpc.KeyValueServiceStub(self.channel)
         self.queue = queue_service_pb2_grpc.QueueServiceStub(self.channel)
+        self.auth = auth_service_pb2_grpc.AuthServiceStub(self.channel)
         self._metadata: tuple[tuple[str, str], ...] = (
             (("authorization", f"Bearer {api_key}"),) if api_key else ()
         )
