@@ -34,3 +34,6 @@ class CoreConfig:
     files_base_url: str = ""  # local file URLs under it; "": paths the REST gateway completes
     s3_bucket: str | None = None  # files in this S3 bucket; None: on local disk under data_dir
     s3_endpoint_url: str | None = None  # an S3-compatible store (MinIO, …); None: AWS
+    jwt_secret: str | None = None  # None: generated on first boot into data_dir/jwt.secret
+    access_token_seconds: int = 900  # lifetime of a user's access token
+    refresh_token_seconds: float = 30 * DAY_SECONDS  # lifetime of an unused refresh token

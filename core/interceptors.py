@@ -17,12 +17,16 @@ import psycopg
 from grpc_status import rpc_status
 
 from core import metrics
-from core.auth.principal import Principal, set_principal
+from core.auth.principal import ADMIN, Principal, set_principal
 from core.errors import Code, CoreError, from_database
 
 log = logging.getLogger("plinth.core")
 
 PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+# Calls that take no credentials (they are how a user gets some).
+ANONYMOUS = frozenset(("/plinth.v1.AuthService/Login", "/plinth.v1.AuthService/RefreshToken"))
+# What a role other than admin may call until roles carry permissions: its own session.
+SELF_SERVICE = frozenset(("/plinth.v1.AuthService/GetMe", "/plinth.v1.AuthService/Logout"))
 
 request_id: ContextVar[str] = ContextVar("plinth_request_id", default="-")
 
@@ -80,10 +84,10 @@ class CoreInterceptor(grpc.aio.ServerInterceptor):
             return handler
         kind = next(k for k in _HANDLER_FACTORIES if getattr(handler, k))
         streaming = kind.endswith("_stream")
+        # Signed file URLs carry their own proof; no credentials to check.
         authenticate = details.method not in self._signed_methods
-        behavior = (self._streaming if streaming else self._unary)(
-            getattr(handler, kind), details.method.rsplit("/", 1)[-1], authenticate
-        )
+        wrap = self._streaming if streaming else self._unary
+        behavior = wrap(getattr(handler, kind), details.method, authenticate)
         wrapped = self._wrapped[details.method] = _HANDLER_FACTORIES[kind](
             behavior,
             request_deserializer=handler.request_deserializer,
@@ -91,21 +95,34 @@ class CoreInterceptor(grpc.aio.ServerInterceptor):
         )
         return wrapped
 
-    async def _begin(self, context: grpc.aio.ServicerContext, authenticate: bool) -> None:
+    async def _begin(
+        self, context: grpc.aio.ServicerContext, method: str, authenticate: bool
+    ) -> None:
         metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
         request_id.set(metadata.get("x-request-id") or uuid.uuid4().hex)
-        if authenticate:
-            set_principal(await self._authenticate(metadata))
+        if not authenticate or method in ANONYMOUS:
+            return
+        principal = await self._authenticate(metadata)
+        if principal.role != ADMIN and method not in SELF_SERVICE:
+            name = method.rsplit("/", 1)[-1]
+            raise CoreError(
+                Code.FORBIDDEN,
+                f"the role {principal.role!r} has no permission for {name}",
+                permission=name,
+            )
+        set_principal(principal)
 
     def _status(self, exc: Exception):
         error = _as_plinth_error(exc, self._on_schema_drift)
         return rpc_status.to_status(error.to_status())
 
     def _unary(self, behavior, method: str, authenticate: bool):
+        name = method.rsplit("/", 1)[-1]
+
         async def wrapped(request, context):
             started, code = time.perf_counter(), "OK"
             try:
-                await self._begin(context, authenticate)
+                await self._begin(context, method, authenticate)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 code = _code_name(context)
@@ -115,15 +132,17 @@ class CoreInterceptor(grpc.aio.ServerInterceptor):
                 code = status.code.name
                 await context.abort(status.code, status.details, status.trailing_metadata)
             finally:
-                _observe(method, code, started)
+                _observe(name, code, started)
 
         return wrapped
 
     def _streaming(self, behavior, method: str, authenticate: bool):
+        name = method.rsplit("/", 1)[-1]
+
         async def wrapped(request, context):
             started, code = time.perf_counter(), "OK"
             try:
-                await self._begin(context, authenticate)
+                await self._begin(context, method, authenticate)
                 async for response in behavior(request, context):
                     yield response
             except grpc.aio.AbortError:
@@ -134,7 +153,7 @@ class CoreInterceptor(grpc.aio.ServerInterceptor):
                 code = status.code.name
                 await context.abort(status.code, status.details, status.trailing_metadata)
             finally:
-                _observe(method, code, started)
+                _observe(name, code, started)
 
         return wrapped
 

@@ -14,6 +14,8 @@ from grpc_reflection.v1alpha import reflection
 from plinth.v1 import (
     file_service_pb2,
     file_service_pb2_grpc,
+    auth_service_pb2,
+    auth_service_pb2_grpc,
     kv_service_pb2,
     kv_service_pb2_grpc,
     queue_service_pb2,
@@ -28,6 +30,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from core import metrics
 from core.auth.authenticate import Authenticator
+from core.auth.secret import load_secret, subkey
+from core.auth.service import AuthServicer
 from core.config import CoreConfig
 from core.db.bootstrap import bootstrap
 from core.db.embedded import start_embedded
@@ -92,14 +96,25 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
     """Prepare the database and serve on addr (port 0 picks a free one)."""
     url = await database_url(config)
     pool = await open_pool(url, config.pool_min, config.pool_max)
+    secret = load_secret(config.data_dir, config.jwt_secret)
+    pepper, token_key = subkey(secret, "api-key"), subkey(secret, "access-token")
     async with pool.connection() as conn:
         await migrate(conn)
-        await bootstrap(conn, config.data_dir, config.admin_key)
+        await bootstrap(conn, config.data_dir, config.admin_key, pepper)
     cache = SchemaCache(pool)
+    authenticator = Authenticator(pool, pepper, token_key)
     server = grpc.aio.server(
-        interceptors=[CoreInterceptor(Authenticator(pool), cache.invalidate, SIGNED_METHODS)],
+        interceptors=[CoreInterceptor(authenticator, cache.invalidate, SIGNED_METHODS)],
         options=SERVER_OPTIONS,
     )
+    auth = AuthServicer(
+        pool,
+        pepper=pepper,
+        token_key=token_key,
+        access_seconds=config.access_token_seconds,
+        refresh_seconds=config.refresh_token_seconds,
+    )
+    auth_service_pb2_grpc.add_AuthServiceServicer_to_server(auth, server)
     schema_service_pb2_grpc.add_SchemaServiceServicer_to_server(SchemaServicer(pool, cache), server)
     records = RecordServicer(
         pool,
@@ -132,6 +147,7 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
             queue_service_pb2.DESCRIPTOR.services_by_name["QueueService"].full_name,
             kv_service_pb2.DESCRIPTOR.services_by_name["KeyValueService"].full_name,
             file_service_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
+            auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ),
@@ -141,6 +157,8 @@ async def start_core(config: CoreConfig, addr: str | None = None) -> Core:
     await server.start()
     core = Core(server, port, pool, cache, pools=[settle_pool], storage=storage)
     core.tasks.append(asyncio.create_task(cache.listen(url), name="schema-listener"))
+    core.tasks.append(asyncio.create_task(authenticator.listen(url), name="auth-listener"))
+    core.tasks.append(asyncio.create_task(authenticator.keep_last_used(), name="api-key-last-used"))
     core.tasks.append(asyncio.create_task(kv_cache.listen(url), name="kv-listener"))
     core.tasks.append(asyncio.create_task(queue.wakeups.listen(url), name="queue-listener"))
     core.tasks.append(

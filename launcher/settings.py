@@ -53,6 +53,9 @@ def core_config(env: Mapping[str, str] = os.environ) -> CoreConfig:
             "files_base_url": "PLINTH_FILES_BASE_URL",
             "s3_bucket": "PLINTH_S3_BUCKET",
             "s3_endpoint_url": "PLINTH_S3_ENDPOINT_URL",
+            "jwt_secret": "PLINTH_JWT_SECRET",
+            "access_token_seconds": "PLINTH_ACCESS_TOKEN_SECONDS",
+            "refresh_token_seconds": "PLINTH_REFRESH_TOKEN_SECONDS",
         },
     )
     return CoreConfig(data_dir=data_dir(env), **values)

@@ -19,6 +19,7 @@ from pgserver.utils import PostmasterInfo
 from plinth import Client
 
 from core.auth.keys import generate_key, hash_key
+from core.auth.secret import load_secret, subkey
 from core.spaces import create_space
 from launcher.processes import Process, free_port, spawn_process, wait_for_core, wait_for_http
 from tests.query_data import create_dataset
@@ -72,14 +73,18 @@ class Stack:
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.admin_key}"}
 
+    def pepper(self) -> bytes:
+        """The key-hashing secret core derives from its data dir's secret."""
+        return subkey(load_secret(self.data_dir, None), "api-key")
+
     def other_space_key(self) -> str:
         """An admin key of a new project's space: the same names there are other things."""
         key = generate_key()
-        asyncio.run(_new_project_space(self.database_url(), key))
+        asyncio.run(_new_project_space(self.database_url(), hash_key(key, self.pepper())))
         return key
 
 
-async def _new_project_space(database_url: str, key: str) -> None:
+async def _new_project_space(database_url: str, key_hash: bytes) -> None:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         cur = await conn.execute(
             "INSERT INTO plinth.projects (name) VALUES (%s) RETURNING id",
@@ -90,7 +95,7 @@ async def _new_project_space(database_url: str, key: str) -> None:
         await conn.execute(
             "INSERT INTO plinth.api_keys (project_id, space_id, name, role, key_hash)"
             " VALUES (%s, %s, 'test', 'admin', %s)",
-            [project, space, hash_key(key)],
+            [project, space, key_hash],
         )
 
 

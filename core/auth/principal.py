@@ -12,10 +12,15 @@ ADMIN = "admin"
 
 @dataclass(frozen=True)
 class Principal:
-    key_id: str
+    key_id: str | None  # the API key, or None for a user's access token
     project_id: str
     space_id: str
     role: str
+    user_id: str | None = None  # the user of an access token
+
+    @property
+    def kind(self) -> str:
+        return "user" if self.user_id else "api_key"
 
 
 _current: ContextVar[Principal] = ContextVar("plinth_principal")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from psycopg import AsyncConnection
 
-from core.auth.keys import PREFIX, generate_key, hash_key
+from core.auth.keys import PREFIX, generate_key, hash_key, legacy_hash
 from core.db.migrations import LOCK_KEY
 from core.spaces import create_space
 
@@ -18,7 +18,11 @@ DEFAULT_PROJECT = "default"
 DEFAULT_SPACE = "dev"
 
 
-async def bootstrap(conn: AsyncConnection, data_dir: Path, admin_key: str | None) -> None:
+async def bootstrap(
+    conn: AsyncConnection, data_dir: Path, admin_key: str | None, pepper: bytes
+) -> None:
+    """The first boot's admin key is an ordinary admin-role API key: listed, and
+    revocable like any other (a revoked PLINTH_ADMIN_KEY stays revoked)."""
     if admin_key and not admin_key.startswith(PREFIX):
         raise SystemExit(f"PLINTH_ADMIN_KEY must start with {PREFIX!r}, like every Plinth API key")
     async with conn.transaction():
@@ -37,12 +41,7 @@ async def bootstrap(conn: AsyncConnection, data_dir: Path, admin_key: str | None
         space_id = row[0] if row else await create_space(conn, project_id, DEFAULT_SPACE)
 
         if admin_key:
-            await conn.execute(
-                "INSERT INTO plinth.api_keys (project_id, space_id, name, role, key_hash)"
-                " VALUES (%s, %s, 'admin (PLINTH_ADMIN_KEY)', 'admin', %s)"
-                " ON CONFLICT (key_hash) DO UPDATE SET revoked_at = NULL",
-                [project_id, space_id, hash_key(admin_key)],
-            )
+            await _ensure_given_key(conn, project_id, space_id, admin_key, pepper)
             return
         cur = await conn.execute(
             "SELECT 1 FROM plinth.api_keys WHERE project_id = %s AND role = 'admin'"
@@ -55,7 +54,7 @@ async def bootstrap(conn: AsyncConnection, data_dir: Path, admin_key: str | None
         await conn.execute(
             "INSERT INTO plinth.api_keys (project_id, space_id, name, role, key_hash)"
             " VALUES (%s, %s, 'admin', 'admin', %s)",
-            [project_id, space_id, hash_key(key)],
+            [project_id, space_id, hash_key(key, pepper)],
         )
     path = write_key_file(data_dir, key)
     # Printed once, on purpose: this is the only time the key is shown.
@@ -70,3 +69,21 @@ def write_key_file(data_dir: Path, key: str) -> Path:
         f.write(key + "\n")
     os.chmod(path, 0o600)
     return path
+
+
+async def _ensure_given_key(
+    conn: AsyncConnection, project_id: str, space_id: str, key: str, pepper: bytes
+) -> None:
+    """Insert PLINTH_ADMIN_KEY unless it exists (a plain SHA-256 row is re-hashed)."""
+    keyed = hash_key(key, pepper)
+    await conn.execute(
+        "UPDATE plinth.api_keys SET key_hash = %s, hash_scheme = 'hmac'"
+        " WHERE key_hash = %s AND hash_scheme = 'sha256'",
+        [keyed, legacy_hash(key)],
+    )
+    await conn.execute(
+        "INSERT INTO plinth.api_keys (project_id, space_id, name, role, key_hash)"
+        " VALUES (%s, %s, 'admin (PLINTH_ADMIN_KEY)', 'admin', %s)"
+        " ON CONFLICT (key_hash) DO NOTHING",
+        [project_id, space_id, keyed],
+    )

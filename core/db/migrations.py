@@ -184,6 +184,38 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX files_by_collection ON plinth.files (space_id, collection, id);
     CREATE INDEX files_unconfirmed ON plinth.files (created_at) WHERE confirmed_at IS NULL;
+    # 6: users, their refresh tokens, and API keys kept with a keyed hash (core/auth)
+    """
+    CREATE TABLE plinth.users (
+      id text PRIMARY KEY DEFAULT plinth.uuid7()::text,
+      project_id text NOT NULL REFERENCES plinth.projects ON DELETE CASCADE,
+      email text NOT NULL,
+      password_hash text NOT NULL,
+      role text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE UNIQUE INDEX users_email ON plinth.users (project_id, lower(email));
+
+    -- A family is one login's chain of rotations; a spent token used again ends it.
+    CREATE TABLE plinth.refresh_tokens (
+      id text PRIMARY KEY DEFAULT plinth.uuid7()::text,
+      user_id text NOT NULL REFERENCES plinth.users ON DELETE CASCADE,
+      family_id text NOT NULL,
+      token_hash bytea NOT NULL UNIQUE,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      expires_at timestamptz NOT NULL,
+      spent_at timestamptz,
+      revoked_at timestamptz
+    );
+    CREATE INDEX refresh_tokens_family ON plinth.refresh_tokens (family_id);
+    CREATE INDEX refresh_tokens_user ON plinth.refresh_tokens (user_id);
+
+    -- Keys made before keyed hashing keep their plain SHA-256 until first used.
+    ALTER TABLE plinth.api_keys
+      ADD COLUMN hash_scheme text NOT NULL DEFAULT 'sha256',
+      ADD COLUMN last_used_at timestamptz;
+    ALTER TABLE plinth.api_keys ALTER COLUMN hash_scheme SET DEFAULT 'hmac';
     """,
 ]
 

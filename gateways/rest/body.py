@@ -49,3 +49,11 @@ def json_object(request: Request, allowed: Collection[str] | None = None) -> dic
     if allowed is not None and (unknown := sorted(set(value) - set(allowed))):
         raise bad_request(f"unknown keys {unknown} in the body; use some of: {', '.join(allowed)}")
     return {key: item for key, item in value.items() if item is not None}
+
+
+def text_member(body: dict[str, Any], name: str) -> str:
+    """A string member of a parameter body; "" when absent."""
+    value = body.get(name, "")
+    if not isinstance(value, str):
+        raise bad_request(f"{name} must be a string")
+    return value

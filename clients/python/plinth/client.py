@@ -15,6 +15,7 @@ import grpc
 import orjson
 from google.protobuf import json_format
 
+from plinth.auth import AuthCalls
 from plinth.coalesce import Coalescer
 from plinth.errors import PlinthError
 from plinth.files import download_url_to_dict, file_to_dict, upload_url_to_dict
@@ -22,6 +23,7 @@ from plinth.jobs import job_to_dict
 from plinth.v1 import (
     file_service_pb2,
     file_service_pb2_grpc,
+    auth_service_pb2_grpc,
     kv_service_pb2,
     kv_service_pb2_grpc,
     query_pb2,
@@ -107,7 +109,7 @@ async def _batched(
         )
 
 
-class AsyncClient:
+class AsyncClient(AuthCalls):
     """`coalesce` (on by default): GetKey, SetKey and Enqueue calls made while one of the
     same kind is in flight go to core together, as one GetKeys, SetKeys or EnqueueBatch
     call (plinth.coalesce); each caller still gets exactly its own answer."""
@@ -127,6 +129,7 @@ class AsyncClient:
         self.kv = kv_service_pb2_grpc.KeyValueServiceStub(self.channel)
         self.queue = queue_service_pb2_grpc.QueueServiceStub(self.channel)
         self.files = file_service_pb2_grpc.FileServiceStub(self.channel)
+        self.auth = auth_service_pb2_grpc.AuthServiceStub(self.channel)
         self._metadata: tuple[tuple[str, str], ...] = (
             (("authorization", f"Bearer {api_key}"),) if api_key else ()
         )

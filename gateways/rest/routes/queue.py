@@ -12,7 +12,7 @@ from sanic import Blueprint, HTTPResponse, Request
 
 from gateways.core_client import call, core_metadata, enqueue_job
 from gateways.rest import params, render
-from gateways.rest.body import integer, json_object
+from gateways.rest.body import integer, json_object, text_member
 from gateways.rest.errors import bad_request
 
 bp = Blueprint("queue", url_prefix="/api/v1/queue")
@@ -55,7 +55,7 @@ async def get_job(request: Request, job_id: str) -> HTTPResponse:
 async def ack(request: Request, job_id: str) -> HTTPResponse:
     body = json_object(request, ("lease_id", "result"))
     message = pb.AckRequest(
-        id=job_id, lease_id=_text(body, "lease_id"), result=_json(body, "result")
+        id=job_id, lease_id=text_member(body, "lease_id"), result=_json(body, "result")
     )
     return _job((await call(request, "queue", "Ack", message)).job)
 
@@ -68,8 +68,8 @@ async def nack(request: Request, job_id: str) -> HTTPResponse:
         raise bad_request("retry must be true or false")
     message = pb.NackRequest(
         id=job_id,
-        lease_id=_text(body, "lease_id"),
-        error=_text(body, "error"),
+        lease_id=text_member(body, "lease_id"),
+        error=text_member(body, "error"),
         retry_in_ms=_int(body, "retry_in_ms"),
         no_retry=not retry,
     )
@@ -80,7 +80,7 @@ async def nack(request: Request, job_id: str) -> HTTPResponse:
 async def extend(request: Request, job_id: str) -> HTTPResponse:
     body = json_object(request, ("lease_id", "visibility_ms"))
     message = pb.ExtendLeaseRequest(
-        id=job_id, lease_id=_text(body, "lease_id"), visibility_ms=_int(body, "visibility_ms")
+        id=job_id, lease_id=text_member(body, "lease_id"), visibility_ms=_int(body, "visibility_ms")
     )
     return _job((await call(request, "queue", "ExtendLease", message)).job)
 
@@ -128,10 +128,3 @@ async def dead(request: Request, topic: str) -> HTTPResponse:
         orjson.dumps([job_to_dict(job, raw=True) for job in answer.jobs]),
         meta={"next_cursor": answer.next_page_token or None},
     )
-
-
-def _text(body: dict[str, Any], name: str) -> str:
-    value = body.get(name, "")
-    if not isinstance(value, str):
-        raise bad_request(f"{name} must be a string")
-    return value
