@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/plinth/v1/*.proto)
 GENERATED := clients/python/plinth/v1/.generated
 
-.PHONY: install protos run test lint bench clean
+.PHONY: install protos clients run test lint bench clean
 
 install: $(STAMP) $(GENERATED)
 
@@ -27,6 +27,12 @@ $(GENERATED): $(PROTOS) $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I protos \
 		--python_out=clients/python --pyi_out=clients/python --grpc_python_out=clients/python $(PROTOS)
 	touch clients/python/plinth/v1/__init__.py $@
+
+# TypeScript and Go stubs per buf.gen.yaml into gitignored folders (docs/clients.md);
+# the Go plugins must be on PATH.
+clients:
+	cd clients/typescript && npm ci --no-audit --no-fund --prefer-offline
+	clients/typescript/node_modules/.bin/buf generate
 
 run: install
 	$(BIN)/plinth up

@@ -12,10 +12,10 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from plinth.v1 import (
-    file_service_pb2,
-    file_service_pb2_grpc,
     auth_service_pb2,
     auth_service_pb2_grpc,
+    file_service_pb2,
+    file_service_pb2_grpc,
     kv_service_pb2,
     kv_service_pb2_grpc,
     queue_service_pb2,

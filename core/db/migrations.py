@@ -184,6 +184,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX files_by_collection ON plinth.files (space_id, collection, id);
     CREATE INDEX files_unconfirmed ON plinth.files (created_at) WHERE confirmed_at IS NULL;
+    """,
     # 6: users, their refresh tokens, and API keys kept with a keyed hash (core/auth)
     """
     CREATE TABLE plinth.users (

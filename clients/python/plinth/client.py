@@ -21,9 +21,9 @@ from plinth.errors import PlinthError
 from plinth.files import download_url_to_dict, file_to_dict, upload_url_to_dict
 from plinth.jobs import job_to_dict
 from plinth.v1 import (
+    auth_service_pb2_grpc,
     file_service_pb2,
     file_service_pb2_grpc,
-    auth_service_pb2_grpc,
     kv_service_pb2,
     kv_service_pb2_grpc,
     query_pb2,
